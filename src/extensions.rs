@@ -1,0 +1,206 @@
+//! `Sec-WebSocket-Extensions` offers (RFC 6455 §9.1).
+//!
+//! ```text
+//! Sec-WebSocket-Extensions = extension-list
+//! extension-list = 1#extension
+//! extension = extension-token *( ";" extension-param )
+//! extension-param = token [ "=" (token | quoted-string) ]
+//! ```
+//!
+//! A malformed element is dropped rather than failing the handshake: an
+//! extension the server cannot read is an extension it does not accept.
+
+use http::HeaderMap;
+
+use crate::detect::is_token;
+
+/// One extension the client offered, with its parameters in order.
+///
+/// ```
+/// use tower_upgrade::ExtensionOffer;
+///
+/// fn wants_deflate(offers: &[ExtensionOffer]) -> bool {
+///     offers.iter().any(|o| o.name() == "permessage-deflate")
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtensionOffer {
+    name: String,
+    params: Vec<(String, Option<String>)>,
+}
+
+impl ExtensionOffer {
+    /// The extension's name, as sent.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The parameters, as `(name, value)`; a quoted value is unquoted.
+    pub fn params(&self) -> &[(String, Option<String>)] {
+        &self.params
+    }
+
+    /// The value of the parameter `name`: `Some(None)` when it is present
+    /// without a value.
+    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_deref())
+    }
+}
+
+/// Every well-formed offer in `Sec-WebSocket-Extensions`, across all lines,
+/// in the client's order.
+pub(crate) fn parse_offers(headers: &HeaderMap) -> Vec<ExtensionOffer> {
+    headers
+        .get_all("sec-websocket-extensions")
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(split_outside_quotes::<','>)
+        .filter_map(parse_extension)
+        .collect()
+}
+
+fn parse_extension(element: &str) -> Option<ExtensionOffer> {
+    let mut pieces = split_outside_quotes::<';'>(element);
+    let name = pieces.next()?.trim();
+    if element.trim_start().starts_with(';') {
+        return None;
+    }
+    if !is_token(name) {
+        return None;
+    }
+    let mut params = Vec::new();
+    for piece in pieces {
+        let piece = piece.trim();
+        let (key, value) = match piece.split_once('=') {
+            Some((key, value)) => (key.trim(), Some(parse_value(value.trim())?)),
+            None => (piece, None),
+        };
+        if !is_token(key) {
+            return None;
+        }
+        params.push((key.to_owned(), value));
+    }
+    Some(ExtensionOffer {
+        name: name.to_owned(),
+        params,
+    })
+}
+
+/// A `token` or a `quoted-string` whose unquoted content is a token
+/// (RFC 6455 §9.1 asks that of quoted values).
+fn parse_value(value: &str) -> Option<String> {
+    let unquoted = match value.strip_prefix('"') {
+        Some(rest) => {
+            let inner = rest.strip_suffix('"')?;
+            let mut out = String::with_capacity(inner.len());
+            let mut chars = inner.chars();
+            while let Some(c) = chars.next() {
+                out.push(if c == '\\' { chars.next()? } else { c });
+            }
+            out
+        }
+        None => value.to_owned(),
+    };
+    is_token(&unquoted).then_some(unquoted)
+}
+
+/// Splits on `SEP` outside of double quotes; empty elements are skipped.
+fn split_outside_quotes<const SEP: char>(s: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || loop {
+        let s = rest?;
+        let mut quoted = false;
+        let mut escaped = false;
+        let mut end = None;
+        for (i, c) in s.char_indices() {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if quoted => escaped = true,
+                '"' => quoted = !quoted,
+                c if c == SEP && !quoted => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let (item, next) = match end {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        rest = next;
+        if !item.trim().is_empty() {
+            return Some(item);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn offers(lines: &[&str]) -> Vec<(String, Vec<(String, Option<String>)>)> {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append("sec-websocket-extensions", HeaderValue::from_str(line).unwrap());
+        }
+        parse_offers(&headers)
+            .into_iter()
+            .map(|o| (o.name, o.params))
+            .collect()
+    }
+
+    fn p(name: &str, value: Option<&str>) -> (String, Option<String>) {
+        (name.to_owned(), value.map(str::to_owned))
+    }
+
+    #[test]
+    fn chromium_offer() {
+        assert_eq!(
+            offers(&["permessage-deflate; client_max_window_bits"]),
+            vec![("permessage-deflate".into(), vec![p("client_max_window_bits", None)])]
+        );
+    }
+
+    #[test]
+    fn several_offers_across_lines_with_quotes() {
+        assert_eq!(
+            offers(&[
+                "permessage-deflate; server_max_window_bits=\"10\", permessage-deflate",
+                "x-foo;a=1 ; b",
+            ]),
+            vec![
+                ("permessage-deflate".into(), vec![p("server_max_window_bits", Some("10"))]),
+                ("permessage-deflate".into(), vec![]),
+                ("x-foo".into(), vec![p("a", Some("1")), p("b", None)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed_elements_are_dropped_not_fatal() {
+        assert_eq!(
+            offers(&[
+                "; a, bad name, x=;, ok;q=\"a,b\"",
+                "\"unterminated, x",
+                ",,, fine",
+                "",
+            ]),
+            vec![("fine".into(), vec![])]
+        );
+    }
+
+    #[test]
+    fn param_lookup() {
+        let mut headers = HeaderMap::new();
+        headers.insert("sec-websocket-extensions", HeaderValue::from_static("e; A=1; b"));
+        let offer = &parse_offers(&headers)[0];
+        assert_eq!(offer.param("a"), Some(Some("1")));
+        assert_eq!(offer.param("b"), Some(None));
+        assert_eq!(offer.param("c"), None);
+    }
+}

@@ -1,0 +1,343 @@
+//! [`UpgradeLayer`]: the configuration, and the builder of [`Upgrade`] services.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use tower::{BoxError, Service};
+use tower_layer::Layer;
+
+use crate::detect::ProtocolToken;
+use crate::error::ConfigError;
+use crate::lifecycle::{Connections, Slots};
+use crate::protocol::{Custom, Protocol};
+use crate::registry::{boxed_handler, Preference, Registration, Registry};
+use crate::rejection::{PlainTextRejection, RenderRejection};
+use crate::service::Upgrade;
+use crate::upgraded::Upgraded;
+
+/// The default bound on an upgrade request's body, read before switching.
+pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
+/// The default time allowed from the request to the switched connection.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) registry: Registry,
+    pub(crate) offered: HeaderValue,
+    pub(crate) require_upgrade: bool,
+    pub(crate) max_request_body: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) retry_after_secs: u32,
+    pub(crate) connections: Connections,
+}
+
+/// Accepts protocol upgrades in front of an HTTP service.
+///
+/// Requests that ask to switch to a registered protocol are answered with
+/// `101 Switching Protocols` (or `200` to an HTTP/2 extended CONNECT), and
+/// the connection is handed to that protocol's handler, a
+/// `tower::Service<Upgraded>`, in a task of its own. Every other request
+/// reaches the inner service untouched.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower::service_fn;
+/// use tower_upgrade::{websocket::WebSocket, UpgradeLayer, Upgraded};
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(
+///         UpgradeLayer::new()
+///             .websocket(
+///                 WebSocket::new().subprotocols(["chat"]),
+///                 service_fn(|conn: Upgraded| async move {
+///                     // conn is the raw WebSocket byte stream; see
+///                     // `Upgraded::into_tungstenite` for messages.
+///                     Ok::<_, std::io::Error>(())
+///                 }),
+///             )
+///             .protocol(
+///                 "linecount/1",
+///                 service_fn(|conn: Upgraded| async move { Ok::<_, std::io::Error>(()) }),
+///             ),
+///     );
+/// ```
+#[must_use]
+#[derive(Clone)]
+pub struct UpgradeLayer<R = PlainTextRejection> {
+    pub(crate) config: Arc<Config>,
+    pub(crate) renderer: R,
+}
+
+impl Default for UpgradeLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for UpgradeLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpgradeLayer")
+            .field("offered", &self.config.offered)
+            .field("preference", &self.config.registry.preference)
+            .field("require_upgrade", &self.config.require_upgrade)
+            .field("max_request_body", &self.config.max_request_body)
+            .field("handshake_timeout", &self.config.handshake_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UpgradeLayer {
+    /// A layer that offers no protocol yet: every request passes through.
+    pub fn new() -> Self {
+        Self {
+            config: Arc::new(Config {
+                registry: Registry::default(),
+                offered: HeaderValue::from_static(""),
+                require_upgrade: false,
+                max_request_body: DEFAULT_MAX_REQUEST_BODY,
+                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                retry_after_secs: 5,
+                connections: Connections::default(),
+            }),
+            renderer: PlainTextRejection,
+        }
+    }
+}
+
+impl<R> UpgradeLayer<R> {
+    fn config_mut(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    pub(crate) fn register<H>(
+        mut self,
+        token: &str,
+        protocol: Arc<dyn Protocol>,
+        handler: H,
+    ) -> Result<Self, ConfigError>
+    where
+        H: Service<Upgraded> + Clone + Send + Sync + 'static,
+        H::Response: Send + 'static,
+        H::Error: Into<BoxError> + 'static,
+        H::Future: Send + 'static,
+    {
+        let parsed = ProtocolToken::parse(token)
+            .ok_or_else(|| ConfigError::new(format!("{token:?} is not a protocol token (name[/version])")))?;
+        let config = self.config_mut();
+        if config
+            .registry
+            .entries
+            .iter()
+            .any(|r| r.name.eq_ignore_ascii_case(parsed.name) && r.version.as_deref() == parsed.version)
+        {
+            return Err(ConfigError::new(format!("{token:?} is registered twice")));
+        }
+        config.registry.entries.push(Registration {
+            name: parsed.name.into(),
+            version: parsed.version.map(Into::into),
+            protocol,
+            handler: boxed_handler(handler),
+            slots: Arc::new(Slots::new(usize::MAX)),
+        });
+        config.offered = config.registry.offered();
+        Ok(self)
+    }
+
+    /// Offers the protocol `token` (`name` or `name/version`): the handler
+    /// gets the raw connection after the switch, and sees the exact token the
+    /// client sent in [`Negotiated::protocol`](crate::Negotiated::protocol).
+    ///
+    /// A token with a version takes only that version; one without takes any
+    /// version. Names compare case-insensitively.
+    ///
+    /// # Panics
+    ///
+    /// When `token` is not a valid `name[/version]` or is registered twice;
+    /// [`try_protocol`](Self::try_protocol) returns the error instead.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new().protocol(
+    ///     "linecount/1",
+    ///     service_fn(|conn: Upgraded| async move { Ok::<_, std::io::Error>(()) }),
+    /// );
+    /// # let _ = layer;
+    /// ```
+    pub fn protocol<H>(self, token: &str, handler: H) -> Self
+    where
+        H: Service<Upgraded> + Clone + Send + Sync + 'static,
+        H::Response: Send + 'static,
+        H::Error: Into<BoxError> + 'static,
+        H::Future: Send + 'static,
+    {
+        self.try_protocol(token, handler)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`protocol`](Self::protocol), but returns an error for an
+    /// invalid or repeated token.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let handler = service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) });
+    /// assert!(UpgradeLayer::new().try_protocol("not a token", handler).is_err());
+    /// ```
+    pub fn try_protocol<H>(self, token: &str, handler: H) -> Result<Self, ConfigError>
+    where
+        H: Service<Upgraded> + Clone + Send + Sync + 'static,
+        H::Response: Send + 'static,
+        H::Error: Into<BoxError> + 'static,
+        H::Future: Send + 'static,
+    {
+        self.register(token, Arc::new(Custom), handler)
+    }
+
+    /// Whose preference picks among several offered protocols; the server's
+    /// (registration order) by default.
+    pub fn preference(mut self, preference: Preference) -> Self {
+        self.config_mut().registry.preference = preference;
+        self
+    }
+
+    /// When `true`, a request that does not ask for one of the registered
+    /// protocols gets `426 Upgrade Required` with `Upgrade` listing them,
+    /// instead of reaching the inner service. Use it per route with axum's
+    /// `route_layer`.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let app: Router = Router::new()
+    ///     .route("/feed", get(|| async { "unreachable without an upgrade" }))
+    ///     .route_layer(
+    ///         UpgradeLayer::new()
+    ///             .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }))
+    ///             .require_upgrade(true),
+    ///     );
+    /// ```
+    pub fn require_upgrade(mut self, require: bool) -> Self {
+        self.config_mut().require_upgrade = require;
+        self
+    }
+
+    /// The largest request body read before switching (64 KiB by default).
+    /// RFC 9110 §7.8 has the server read the whole request before it switches;
+    /// a larger body gets `413` and no switch. The body is never passed to the
+    /// new protocol.
+    pub fn max_request_body(mut self, bytes: usize) -> Self {
+        self.config_mut().max_request_body = bytes;
+        self
+    }
+
+    /// How long reading the request body and completing the switch may take
+    /// (10 s by default).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config_mut().handshake_timeout = timeout;
+        self
+    }
+
+    /// The most upgraded connections live at once, all protocols together.
+    /// Past it, upgrades get `503` with `Retry-After`. Unlimited by default.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.config_mut().connections.set_max(max);
+        self
+    }
+
+    /// The most upgraded connections live at once for the registered
+    /// protocol `token`.
+    ///
+    /// # Panics
+    ///
+    /// When `token` is not registered.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new()
+    ///     .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }))
+    ///     .max_connections_for("feed/1", 100);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_connections_for(mut self, token: &str, max: usize) -> Self {
+        let config = self.config_mut();
+        let registration = config
+            .registry
+            .entries
+            .iter_mut()
+            .find(|r| r.token().eq_ignore_ascii_case(token))
+            .unwrap_or_else(|| panic!("{token:?} is not a registered protocol"));
+        registration.slots = Arc::new(Slots::new(max));
+        self
+    }
+
+    /// The `Retry-After` sent with `503` when a connection limit is reached
+    /// (5 s by default).
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.config_mut().retry_after_secs = after.as_secs().try_into().unwrap_or(u32::MAX);
+        self
+    }
+
+    /// Renders rejections with `renderer` instead of [`PlainTextRejection`].
+    pub fn render_rejection<R2: RenderRejection>(self, renderer: R2) -> UpgradeLayer<R2> {
+        UpgradeLayer {
+            config: self.config,
+            renderer,
+        }
+    }
+
+    /// The live upgraded connections of this layer and every service built
+    /// from it or its clones: counts and graceful shutdown.
+    pub fn connections(&self) -> Connections {
+        self.config.connections.clone()
+    }
+}
+
+impl<S, R: Clone> Layer<S> for UpgradeLayer<R> {
+    type Service = Upgrade<S, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Upgrade {
+            inner,
+            config: self.config.clone(),
+            renderer: self.renderer.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "websocket")]
+impl<R> UpgradeLayer<R> {
+    /// Offers WebSocket (RFC 6455, and RFC 8441 over HTTP/2) with `settings`;
+    /// `handler` gets each connection after the handshake.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::websocket::WebSocket;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new().websocket(
+    ///     WebSocket::new().subprotocols(["echo"]),
+    ///     service_fn(|conn: Upgraded| async move { Ok::<_, std::io::Error>(()) }),
+    /// );
+    /// # let _ = layer;
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    pub fn websocket<H>(self, settings: crate::websocket::WebSocket, handler: H) -> Self
+    where
+        H: Service<Upgraded> + Clone + Send + Sync + 'static,
+        H::Response: Send + 'static,
+        H::Error: Into<BoxError> + 'static,
+        H::Future: Send + 'static,
+    {
+        self.register("websocket", Arc::new(settings), handler)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}

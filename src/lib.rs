@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod body;
+mod detect;
+mod error;
+mod extensions;
+mod future;
+mod layer;
+mod lifecycle;
+mod protocol;
+mod registry;
+mod rejection;
+mod service;
+mod switch;
+mod upgraded;
+#[cfg(feature = "websocket")]
+#[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+pub mod websocket;
+
+pub use body::ResponseBody;
+pub use error::ConfigError;
+pub use extensions::ExtensionOffer;
+pub use future::ResponseFuture;
+pub use layer::{UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_REQUEST_BODY};
+pub use lifecycle::{Connections, ShutdownSignal};
+pub use registry::Preference;
+pub use rejection::{
+    BodyTooLarge, ConnectionNotUpgradable, ForbiddenOrigin, InvalidBody, InvalidWebSocketKey,
+    MethodNotAllowed, MissingHost, MissingWebSocketVersion, NoSupportedSubprotocol,
+    PlainTextRejection, Rejection, RenderRejection, TooManyConnections, UnsupportedWebSocketVersion,
+    UpgradeRequired,
+};
+pub use service::Upgrade;
+pub use upgraded::{Negotiated, Upgraded};

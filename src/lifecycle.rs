@@ -1,0 +1,208 @@
+//! Live upgraded connections: counting, limits, and graceful shutdown.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A handle on the upgraded connections of one [`UpgradeLayer`](crate::UpgradeLayer)
+/// (and every service it built): how many are live, and a graceful shutdown.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_upgrade::UpgradeLayer;
+///
+/// # async fn run() {
+/// let layer = UpgradeLayer::new();
+/// let connections = layer.connections();
+/// // ... serve ...
+/// connections.shutdown();
+/// let all_closed = connections.wait_closed(Duration::from_secs(10)).await;
+/// # let _ = all_closed;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Connections {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    active: Arc<AtomicUsize>,
+    max: AtomicUsize,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                tracker: TaskTracker::new(),
+                shutdown: CancellationToken::new(),
+                active: Arc::new(AtomicUsize::new(0)),
+                max: AtomicUsize::new(usize::MAX),
+            }),
+        }
+    }
+}
+
+impl Connections {
+    /// How many upgraded connections are live now, all protocols together.
+    pub fn active(&self) -> usize {
+        self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// Signals every live handler through its [`ShutdownSignal`], and refuses
+    /// new upgrades with `503` from now on.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutdown.is_cancelled()
+    }
+
+    /// Waits until every upgraded connection is gone, or `deadline` passes.
+    /// Returns `true` when all are gone.
+    pub async fn wait_closed(&self, deadline: Duration) -> bool {
+        self.inner.tracker.close();
+        let done = tokio::time::timeout(deadline, self.inner.tracker.wait())
+            .await
+            .is_ok();
+        self.inner.tracker.reopen();
+        done
+    }
+
+    pub(crate) fn set_max(&self, max: usize) {
+        self.inner.max.store(max, Ordering::Release);
+    }
+
+    pub(crate) fn signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            token: self.inner.shutdown.clone(),
+        }
+    }
+
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        &self.inner.tracker
+    }
+
+    /// Takes a place in the global count and in `protocol`'s, or `None` when
+    /// either is full or the server is shutting down.
+    pub(crate) fn admit(&self, protocol: &Slots) -> Option<Admission> {
+        if self.is_shutting_down() {
+            return None;
+        }
+        let global = Place::take(&self.inner.active, self.inner.max.load(Ordering::Acquire))?;
+        let own = Place::take(&protocol.active, protocol.max)?;
+        Some(Admission {
+            _places: [global, own],
+        })
+    }
+}
+
+/// The count and limit of one registered protocol.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    active: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl Slots {
+    pub(crate) fn new(max: usize) -> Self {
+        Self {
+            active: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    #[cfg(test)]
+    fn active(&self) -> usize {
+        self.active.load(Ordering::Acquire)
+    }
+}
+
+/// One place taken in a count; given back on drop.
+struct Place(Arc<AtomicUsize>);
+
+impl Place {
+    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Place(counter.clone()))
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Held by the task of one upgraded connection: its places in the counts.
+pub(crate) struct Admission {
+    _places: [Place; 2],
+}
+
+/// Resolves when the server asks upgraded connections to wind down
+/// ([`Connections::shutdown`]). Handlers select on it to close cleanly
+/// (a WebSocket sends close code 1001, "going away").
+///
+/// ```
+/// use tower_upgrade::Upgraded;
+///
+/// async fn handle(conn: Upgraded) {
+///     let shutdown = conn.shutdown_signal();
+///     tokio::select! {
+///         _ = shutdown.wait() => { /* say goodbye */ }
+///         _ = std::future::pending::<()>() => {}
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ShutdownSignal {
+    token: CancellationToken,
+}
+
+impl ShutdownSignal {
+    /// Resolves once shutdown has been asked for.
+    pub async fn wait(&self) {
+        self.token.cancelled().await
+    }
+
+    /// Whether shutdown has been asked for.
+    pub fn is_triggered(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_counts_and_limits() {
+        let connections = Connections::default();
+        connections.set_max(2);
+        let ws = Slots::new(1);
+        let other = Slots::new(usize::MAX);
+        let a = connections.admit(&ws).expect("first websocket");
+        assert!(connections.admit(&ws).is_none(), "websocket limit is 1");
+        assert_eq!(connections.active(), 1, "a refused admission gives its place back");
+        let b = connections.admit(&other).expect("second connection");
+        assert!(connections.admit(&other).is_none(), "global limit is 2");
+        assert_eq!((connections.active(), ws.active(), other.active()), (2, 1, 1));
+        drop(a);
+        drop(b);
+        assert_eq!((connections.active(), ws.active(), other.active()), (0, 0, 0));
+        connections.shutdown();
+        assert!(connections.admit(&other).is_none(), "no admission after shutdown");
+    }
+}

@@ -1,0 +1,108 @@
+//! [`Upgrade`]: the middleware service.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use crate::body::ResponseBody;
+use crate::detect::detect;
+use crate::future::ResponseFuture;
+use crate::layer::Config;
+use crate::rejection::{self, RenderRejection, UpgradeRequired};
+use crate::switch::switch;
+
+/// Middleware that accepts protocol upgrades; built by
+/// [`UpgradeLayer`](crate::UpgradeLayer).
+///
+/// ```
+/// use tower::{service_fn, Layer};
+/// use tower_upgrade::UpgradeLayer;
+///
+/// let inner = service_fn(|_: http::Request<String>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::from("hi")))
+/// });
+/// let service = UpgradeLayer::new().layer(inner);
+/// let inner = service.get_ref();
+/// # let _ = inner;
+/// ```
+#[derive(Clone)]
+pub struct Upgrade<S, R> {
+    pub(crate) inner: S,
+    pub(crate) config: Arc<Config>,
+    pub(crate) renderer: R,
+}
+
+impl<S, R> Upgrade<S, R> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes the middleware, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: std::fmt::Debug, R> std::fmt::Debug for Upgrade<S, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upgrade")
+            .field("inner", &self.inner)
+            .field("offered", &self.config.offered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Upgrade<S, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    R: RenderRejection,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<tower::BoxError>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let selected = detect(&req).and_then(|via| {
+            let (index, token) = self.config.registry.select(&req, via)?;
+            Some((via, index, token.to_owned()))
+        });
+        match selected {
+            Some((via, index, token)) => ResponseFuture::switching(Box::pin(switch(
+                self.config.clone(),
+                self.renderer.clone(),
+                via,
+                index,
+                token,
+                req,
+            ))),
+            None if self.config.require_upgrade => ResponseFuture::ready(self.reject_required()),
+            None => ResponseFuture::inner(self.inner.call(req)),
+        }
+    }
+}
+
+impl<S, R: RenderRejection> Upgrade<S, R> {
+    fn reject_required(&self) -> Response<Bytes> {
+        rejection::respond(
+            &self.renderer,
+            UpgradeRequired::new(self.config.offered.clone()).into(),
+        )
+    }
+}

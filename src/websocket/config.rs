@@ -1,0 +1,152 @@
+use std::sync::Arc;
+
+use super::origin::OriginPolicy;
+use super::subprotocol::Subprotocols;
+
+/// The WebSocket protocol's settings: subprotocols, origin policy, and the
+/// limits the message backend applies.
+///
+/// ```
+/// use tower_upgrade::websocket::WebSocket;
+///
+/// let ws = WebSocket::new().subprotocols(["echo"]).max_message_size(64 * 1024);
+/// # let _ = ws;
+/// ```
+#[must_use]
+#[derive(Clone, Debug, Default)]
+pub struct WebSocket {
+    pub(crate) subprotocols: Subprotocols,
+    pub(crate) require_subprotocol: bool,
+    pub(crate) origin: OriginPolicy,
+    pub(crate) limits: FrameLimits,
+}
+
+impl WebSocket {
+    /// Same-origin policy, no subprotocols, [`FrameLimits::default`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The subprotocols the server speaks, most preferred first. The server
+    /// picks the first of these that the client offered; when the client
+    /// offered none of them, no `Sec-WebSocket-Protocol` is sent (unless
+    /// [`require_subprotocol`](Self::require_subprotocol) is set).
+    pub fn subprotocols<I, S>(mut self, subprotocols: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.subprotocols = Subprotocols::List(subprotocols.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Chooses the subprotocol with `select`, which sees the client's offers
+    /// in the client's order. An answer the client did not offer is ignored:
+    /// the server may only choose one of the client's (RFC 6455 §4.2.2).
+    ///
+    /// ```
+    /// use tower_upgrade::websocket::WebSocket;
+    ///
+    /// let ws = WebSocket::new().select_subprotocol(|offered: &[&str]| {
+    ///     offered.iter().find(|p| p.starts_with("v2.")).map(|p| p.to_string())
+    /// });
+    /// # let _ = ws;
+    /// ```
+    pub fn select_subprotocol<F>(mut self, select: F) -> Self
+    where
+        F: Fn(&[&str]) -> Option<String> + Send + Sync + 'static,
+    {
+        self.subprotocols = Subprotocols::Select(Arc::new(select));
+        self
+    }
+
+    /// When `true`, a client that offers none of the server's subprotocols is
+    /// refused with `400`.
+    pub fn require_subprotocol(mut self, require: bool) -> Self {
+        self.require_subprotocol = require;
+        self
+    }
+
+    /// Which `Origin`s may open a WebSocket; [`OriginPolicy::SameOrigin`]
+    /// by default.
+    pub fn origin(mut self, policy: OriginPolicy) -> Self {
+        self.origin = policy;
+        self
+    }
+
+    /// The largest message the backend accepts, after reassembly (and after
+    /// decompression where it applies). 1 MiB by default.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.limits.max_message_size = bytes;
+        self
+    }
+
+    /// The largest single frame the backend accepts. 1 MiB by default.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.limits.max_frame_size = bytes;
+        self
+    }
+
+    /// The backend's read buffer per connection. 4 KiB by default.
+    pub fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.limits.read_buffer_size = bytes;
+        self
+    }
+
+    /// How much the backend buffers before writing to the socket. 4 KiB by
+    /// default; `0` writes every message at once.
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.limits.write_buffer_size = bytes;
+        self
+    }
+
+    /// The most the backend buffers when the peer reads slower than the
+    /// handler writes; past it, sends fail. 4 MiB by default.
+    pub fn max_write_buffer_size(mut self, bytes: usize) -> Self {
+        self.limits.max_write_buffer_size = bytes;
+        self
+    }
+}
+
+/// The limits a message backend applies to one WebSocket connection.
+///
+/// The defaults are chosen for many mostly idle connections on a small
+/// machine: tungstenite's own defaults (128 KiB read and write buffers, 64 MiB
+/// messages) cost a few hundred KiB per connection once it has seen traffic
+/// and let one client make the server hold 64 MiB. These defaults keep an
+/// idle connection to a few KiB (see `benches/idle_memory.rs`) and bound a
+/// message to 1 MiB; raise them per route when a protocol needs larger
+/// messages.
+///
+/// ```
+/// use tower_upgrade::websocket::FrameLimits;
+///
+/// let limits = FrameLimits::default();
+/// assert_eq!(limits.max_message_size, 1 << 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FrameLimits {
+    /// Largest message, after reassembly and decompression.
+    pub max_message_size: usize,
+    /// Largest frame.
+    pub max_frame_size: usize,
+    /// Read buffer per connection.
+    pub read_buffer_size: usize,
+    /// Bytes buffered before a write reaches the socket.
+    pub write_buffer_size: usize,
+    /// Most bytes buffered for a slow reader.
+    pub max_write_buffer_size: usize,
+}
+
+impl Default for FrameLimits {
+    fn default() -> Self {
+        Self {
+            max_message_size: 1 << 20,
+            max_frame_size: 1 << 20,
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 4 * 1024,
+            max_write_buffer_size: 4 << 20,
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! The server side of the opening handshake: RFC 6455 §4.2 over HTTP/1.1 and
+//! RFC 8441 §5 over HTTP/2.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use http::header::{HOST, ORIGIN};
+use http::request::Parts;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
+use sha1::{Digest, Sha1};
+
+use super::config::WebSocket;
+use crate::detect::Via;
+use crate::extensions::parse_offers;
+use crate::protocol::{Accepted, Protocol};
+use crate::rejection::{
+    ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
+    NoSupportedSubprotocol, Rejection, UnsupportedWebSocketVersion,
+};
+use crate::upgraded::Negotiated;
+
+const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
+const SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
+const SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
+const SEC_WEBSOCKET_PROTOCOL: HeaderName = HeaderName::from_static("sec-websocket-protocol");
+
+/// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (RFC 6455
+/// §4.2.2 item 5.4): base64 of the SHA-1 of the key and a fixed GUID.
+///
+/// ```
+/// use tower_upgrade::websocket::accept_key;
+///
+/// // The example of RFC 6455 §1.3.
+/// assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    let mut sha1 = Sha1::new();
+    sha1.update(key);
+    sha1.update(GUID);
+    STANDARD.encode(sha1.finalize())
+}
+
+/// The single value of `name`, or `Err(())` when it is missing or repeated.
+fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a HeaderValue, ()> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => Ok(value),
+        _ => Err(()),
+    }
+}
+
+/// RFC 6455 §4.2.1 item 5: the key is base64 of 16 random bytes.
+fn valid_key(key: &HeaderValue) -> bool {
+    let mut decoded = [0u8; 18];
+    key.len() == 24 && matches!(STANDARD.decode_slice(key.as_bytes(), &mut decoded), Ok(16))
+}
+
+impl Protocol for WebSocket {
+    fn accept(&self, parts: &Parts, via: Via, token: &str) -> Result<Accepted, Rejection> {
+        let headers = &parts.headers;
+
+        // RFC 6455 §4.2.1 item 1: a GET of HTTP/1.1 or later; RFC 8441 §4:
+        // a CONNECT over HTTP/2, which detection already established.
+        if via == Via::Http1 && parts.method != Method::GET {
+            return Err(MethodNotAllowed.into());
+        }
+        debug_assert!(via == Via::Http2Connect || parts.version >= Version::HTTP_11);
+
+        // Item 6, and §4.4: a version we do not speak gets 426 with ours.
+        match single(headers, &SEC_WEBSOCKET_VERSION) {
+            Err(()) => return Err(MissingWebSocketVersion.into()),
+            Ok(version) if version != "13" => return Err(UnsupportedWebSocketVersion.into()),
+            Ok(_) => {}
+        }
+
+        // Item 2: Host (in HTTP/2, the :authority pseudo-header).
+        let host = match via {
+            Via::Http1 => single(headers, &HOST).ok().and_then(|h| h.to_str().ok()),
+            Via::Http2Connect => parts.uri.authority().map(|a| a.as_str()),
+        };
+        let host = host.filter(|h| !h.is_empty()).ok_or(MissingHost)?;
+
+        // Item 5. RFC 8441 §5: HTTP/2 has no key and no accept.
+        let accept = match via {
+            Via::Http1 => {
+                let key = single(headers, &SEC_WEBSOCKET_KEY)
+                    .ok()
+                    .filter(|k| valid_key(k))
+                    .ok_or(InvalidWebSocketKey)?;
+                Some(accept_key(key.as_bytes()))
+            }
+            Via::Http2Connect => None,
+        };
+
+        // Item 7 and §10.2.
+        let origin = match headers.get_all(ORIGIN).iter().count() {
+            0 => None,
+            1 => headers.get(ORIGIN).map(HeaderValue::as_bytes),
+            _ => return Err(ForbiddenOrigin.into()),
+        };
+        if !self.origin.allows(origin, Some(host)) {
+            return Err(ForbiddenOrigin.into());
+        }
+
+        // Item 8 and §4.2.2 item 5.4.
+        let subprotocol = self.subprotocols.choose(headers);
+        if subprotocol.is_none() && self.require_subprotocol {
+            return Err(NoSupportedSubprotocol.into());
+        }
+
+        let negotiated = Negotiated::new(token.to_owned(), via == Via::Http2Connect)
+            .with_extension_offers(parse_offers(headers))
+            .with_subprotocol(subprotocol);
+        let mut accepted = Accepted::new(negotiated);
+        if let Some(accept) = accept {
+            accepted.headers.insert(
+                SEC_WEBSOCKET_ACCEPT,
+                HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+            );
+        }
+        if let Some(subprotocol) = accepted.negotiated.subprotocol() {
+            accepted.headers.insert(
+                SEC_WEBSOCKET_PROTOCOL,
+                HeaderValue::from_str(subprotocol).expect("chosen among header values"),
+            );
+        }
+        accepted.frame_limits = Some(self.limits);
+        Ok(accepted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::websocket::OriginPolicy;
+    use http::{Request, StatusCode};
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    fn parts(edit: impl FnOnce(&mut http::request::Builder)) -> Parts {
+        let mut builder = Request::builder()
+            .uri("/chat")
+            .header("host", "server.example.com")
+            .header("upgrade", "websocket")
+            .header("connection", "Upgrade")
+            .header("sec-websocket-key", KEY)
+            .header("sec-websocket-version", "13");
+        edit(&mut builder);
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn status(ws: &WebSocket, parts: &Parts) -> Result<(), StatusCode> {
+        ws.accept(parts, Via::Http1, "websocket")
+            .map(drop)
+            .map_err(|r| r.status())
+    }
+
+    fn set(b: &mut http::request::Builder, name: &str, value: &str) {
+        let headers = b.headers_mut().unwrap();
+        headers.remove(name);
+        if !value.is_empty() {
+            headers.insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+        }
+    }
+
+    #[test]
+    fn rfc_sample_key() {
+        assert_eq!(accept_key(KEY.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let accepted = WebSocket::new().accept(&parts(|_| {}), Via::Http1, "websocket").ok().unwrap();
+        assert_eq!(accepted.headers["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert!(!accepted.headers.contains_key("sec-websocket-protocol"));
+        assert!(!accepted.headers.contains_key("sec-websocket-extensions"));
+    }
+
+    #[test]
+    fn handshake_checks_table() {
+        let ws = WebSocket::new();
+        type Edit = fn(&mut http::request::Builder);
+        let cases: &[(&str, Edit, Result<(), u16>)] = &[
+            ("valid", |_| {}, Ok(())),
+            ("POST", |b| *b = std::mem::take(b).method("POST"), Err(405)),
+            ("no host", |b| set(b, "host", ""), Err(400)),
+            ("no key", |b| set(b, "sec-websocket-key", ""), Err(400)),
+            ("all-zero key", |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="), Ok(())),
+            ("15-byte key", |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAA"), Err(400)),
+            ("17-byte key", |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAAA="), Err(400)),
+            ("not base64", |b| set(b, "sec-websocket-key", "!!!!!!!!!!!!!!!!!!!!!!=="), Err(400)),
+            ("two keys", |b| { b.headers_mut().unwrap().append("sec-websocket-key", HeaderValue::from_static(KEY)); }, Err(400)),
+            ("no version", |b| set(b, "sec-websocket-version", ""), Err(400)),
+            ("version 8", |b| set(b, "sec-websocket-version", "8"), Err(426)),
+            ("version 14", |b| set(b, "sec-websocket-version", "14"), Err(426)),
+            ("two versions", |b| { b.headers_mut().unwrap().append("sec-websocket-version", HeaderValue::from_static("13")); }, Err(400)),
+            ("same origin", |b| set(b, "origin", "https://server.example.com"), Ok(())),
+            ("cross origin", |b| set(b, "origin", "https://evil.example"), Err(403)),
+            ("null origin", |b| set(b, "origin", "null"), Err(403)),
+            ("two origins", |b| { set(b, "origin", "https://server.example.com"); b.headers_mut().unwrap().append("origin", HeaderValue::from_static("https://server.example.com")); }, Err(403)),
+            ("bad extensions", |b| set(b, "sec-websocket-extensions", ";;=,\"x"), Ok(())),
+        ];
+        for (name, edit, expected) in cases {
+            let p = parts(*edit);
+            assert_eq!(status(&ws, &p).map_err(|s| s.as_u16()), *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn subprotocol_choice_and_requirement() {
+        let ws = WebSocket::new().subprotocols(["echo"]);
+        let offered = parts(|b| set(b, "sec-websocket-protocol", "other, echo"));
+        let accepted = ws.accept(&offered, Via::Http1, "websocket").ok().unwrap();
+        assert_eq!(accepted.headers["sec-websocket-protocol"], "echo");
+        assert_eq!(accepted.negotiated.subprotocol(), Some("echo"));
+
+        let other = parts(|b| set(b, "sec-websocket-protocol", "other"));
+        let accepted = ws.accept(&other, Via::Http1, "websocket").ok().unwrap();
+        assert!(!accepted.headers.contains_key("sec-websocket-protocol"));
+        let strict = ws.clone().require_subprotocol(true);
+        assert_eq!(status(&strict, &other), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(status(&strict, &parts(|_| {})), Err(StatusCode::BAD_REQUEST));
+    }
+
+    #[test]
+    fn http2_extended_connect_has_no_key() {
+        let parts = Request::builder()
+            .method(Method::CONNECT)
+            .version(Version::HTTP_2)
+            .uri("https://server.example.com/chat")
+            .header("sec-websocket-version", "13")
+            .header("origin", "https://server.example.com")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let accepted = WebSocket::new().accept(&parts, Via::Http2Connect, "websocket").ok().unwrap();
+        assert!(accepted.headers.get("sec-websocket-accept").is_none());
+        assert!(accepted.negotiated.is_http2());
+        let strict = WebSocket::new().origin(OriginPolicy::allow_list(["https://other.example"]).unwrap());
+        assert_eq!(strict.accept(&parts, Via::Http2Connect, "websocket").err().map(|r| r.status()), Some(StatusCode::FORBIDDEN));
+    }
+}

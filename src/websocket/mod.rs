@@ -1,0 +1,45 @@
+//! The WebSocket protocol: the server handshake of RFC 6455 §4.2 over
+//! HTTP/1.1, and of RFC 8441 over HTTP/2.
+//!
+//! Register it with [`UpgradeLayer::websocket`](crate::UpgradeLayer::websocket).
+//! The handler receives the raw byte stream; with the `tungstenite` feature,
+//! [`Upgraded::into_tungstenite`](crate::Upgraded::into_tungstenite) turns it
+//! into a message stream.
+//!
+//! ```
+//! use tower::service_fn;
+//! use tower_upgrade::websocket::{OriginPolicy, WebSocket};
+//! use tower_upgrade::{UpgradeLayer, Upgraded};
+//!
+//! // Defaults: same-origin policy, no subprotocol, bounded frames.
+//! let plain = UpgradeLayer::new().websocket(
+//!     WebSocket::new(),
+//!     service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }),
+//! );
+//!
+//! // Customised: a subprotocol is required, two origins are allowed.
+//! let custom = UpgradeLayer::new().websocket(
+//!     WebSocket::new()
+//!         .subprotocols(["v2.chat", "v1.chat"])
+//!         .require_subprotocol(true)
+//!         .origin(OriginPolicy::allow_list(["https://app.example.com", "https://*.example.org"]).unwrap())
+//!         .max_message_size(1 << 20),
+//!     service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }),
+//! );
+//! # let _ = (plain, custom);
+//! ```
+
+mod config;
+mod handshake;
+mod origin;
+mod subprotocol;
+#[cfg(feature = "tungstenite")]
+mod tungstenite;
+
+pub use config::{FrameLimits, WebSocket};
+pub use handshake::accept_key;
+pub use origin::OriginPolicy;
+
+#[cfg(feature = "tungstenite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tungstenite")))]
+pub use tokio_tungstenite;

@@ -1,0 +1,252 @@
+//! Which `Origin`s may open a WebSocket: the defence against cross-site
+//! WebSocket hijacking (RFC 6455 §10.2, RFC 6454).
+
+use std::sync::Arc;
+
+use http::uri::Authority;
+use http::Uri;
+
+use crate::error::ConfigError;
+
+/// Which `Origin`s may open a WebSocket.
+///
+/// Browsers send `Origin` with every WebSocket handshake and attach the
+/// user's cookies, so a server that accepts any origin lets any web page act
+/// as its logged-in users. The default, [`SameOrigin`](Self::SameOrigin),
+/// allows requests without `Origin` (non-browser clients send none) and
+/// requests whose `Origin` names the same host and port as `Host`.
+///
+/// ```
+/// use tower_upgrade::websocket::OriginPolicy;
+///
+/// let default = OriginPolicy::default();
+/// let listed = OriginPolicy::allow_list(["https://app.example.com", "https://*.example.com"])?;
+/// let any = OriginPolicy::Any;
+/// # let _ = (default, listed, any);
+/// # Ok::<_, tower_upgrade::ConfigError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub enum OriginPolicy {
+    /// No `Origin`, or one whose host and port equal `Host`'s.
+    #[default]
+    SameOrigin,
+    /// No `Origin`, or one in the list. Built by [`OriginPolicy::allow_list`].
+    AllowList(AllowList),
+    /// Every origin. Only for servers that do not rely on cookies or other
+    /// ambient credentials.
+    Any,
+}
+
+/// The origins of [`OriginPolicy::AllowList`].
+#[derive(Clone, Debug)]
+pub struct AllowList {
+    patterns: Arc<[Pattern]>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Pattern {
+    scheme: String,
+    /// The host, or for `*.example.com` the suffix `.example.com`.
+    host: String,
+    wildcard: bool,
+    port: u16,
+}
+
+impl OriginPolicy {
+    /// Allows the listed origins (`scheme://host[:port]`). A host of the form
+    /// `*.example.com` allows every subdomain of `example.com`, at any depth,
+    /// but not `example.com` itself: list it too if it should be allowed.
+    pub fn allow_list<I, S>(origins: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let patterns = origins
+            .into_iter()
+            .map(|o| {
+                let o = o.as_ref();
+                let (host, wildcard) = match o.split_once("://*.") {
+                    Some((scheme, rest)) => (format!("{scheme}://{rest}"), true),
+                    None => (o.to_owned(), false),
+                };
+                let origin = Origin::parse(&host)
+                    .ok_or_else(|| ConfigError::new(format!("{o:?} is not an origin (scheme://host[:port])")))?;
+                Ok(Pattern {
+                    host: if wildcard { format!(".{}", origin.host) } else { origin.host },
+                    scheme: origin.scheme,
+                    wildcard,
+                    port: origin.port,
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(Self::AllowList(AllowList {
+            patterns: patterns.into(),
+        }))
+    }
+
+    /// Whether a request with this `Origin` (if any) and this host
+    /// (`Host`, or `:authority` in HTTP/2) may open a WebSocket.
+    pub(crate) fn allows(&self, origin: Option<&[u8]>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        if matches!(self, Self::Any) {
+            return true;
+        }
+        // `null` (opaque origins: sandboxed frames, file: pages) is never
+        // the same origin as anything.
+        let Some(origin) = std::str::from_utf8(origin).ok().and_then(Origin::parse) else {
+            return false;
+        };
+        match self {
+            Self::Any => true,
+            Self::SameOrigin => host.is_some_and(|host| origin.same_as_host(host)),
+            Self::AllowList(list) => list.patterns.iter().any(|p| p.matches(&origin)),
+        }
+    }
+}
+
+impl Pattern {
+    fn matches(&self, origin: &Origin) -> bool {
+        self.scheme == origin.scheme
+            && self.port == origin.port
+            && if self.wildcard {
+                origin.host.ends_with(&self.host)
+            } else {
+                self.host == origin.host
+            }
+    }
+}
+
+/// A serialized tuple origin: `scheme://host[:port]` (RFC 6454 §6.2),
+/// lower-cased, with the scheme's default port filled in.
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn parse(s: &str) -> Option<Self> {
+        let uri: Uri = s.parse().ok()?;
+        if uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+            return None;
+        }
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let authority = uri.authority()?;
+        if authority.as_str().contains('@') {
+            return None;
+        }
+        let port = match authority.port_u16() {
+            Some(port) => port,
+            None => default_port(&scheme)?,
+        };
+        Some(Self {
+            host: authority.host().to_ascii_lowercase(),
+            scheme,
+            port,
+        })
+    }
+
+    /// Same host, and same port; a `Host` without a port matches an origin
+    /// on its scheme's default port (the server cannot know whether TLS was
+    /// terminated in front of it, so either default is accepted).
+    fn same_as_host(&self, host: &str) -> bool {
+        let Ok(authority) = host.parse::<Authority>() else {
+            return false;
+        };
+        authority.host().eq_ignore_ascii_case(&self.host)
+            && match authority.port_u16() {
+                Some(port) => port == self.port,
+                None => default_port(&self.scheme) == Some(self.port),
+            }
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_origin_table() {
+        let policy = OriginPolicy::SameOrigin;
+        let cases: &[(Option<&str>, Option<&str>, bool)] = &[
+            (None, Some("example.com"), true),
+            (None, None, true),
+            (Some("http://example.com"), Some("example.com"), true),
+            (Some("https://example.com"), Some("example.com"), true),
+            (Some("https://EXAMPLE.com"), Some("example.COM"), true),
+            (Some("http://localhost:3000"), Some("localhost:3000"), true),
+            (Some("http://127.0.0.1:3000"), Some("127.0.0.1:3000"), true),
+            (Some("http://[::1]:3000"), Some("[::1]:3000"), true),
+            (Some("https://example.com:443"), Some("example.com"), true),
+            (Some("https://example.com"), Some("example.com:443"), true),
+            (Some("http://example.com:8080"), Some("example.com"), false),
+            (Some("http://localhost:3001"), Some("localhost:3000"), false),
+            (Some("http://evil.example"), Some("example.com"), false),
+            (Some("http://example.com.evil"), Some("example.com"), false),
+            (Some("http://sub.example.com"), Some("example.com"), false),
+            (Some("null"), Some("example.com"), false),
+            (Some(""), Some("example.com"), false),
+            (Some("example.com"), Some("example.com"), false),
+            (Some("http://example.com"), None, false),
+            (Some("ftp://example.com"), Some("example.com"), false),
+            (Some("http://user@example.com"), Some("example.com"), false),
+        ];
+        for (origin, host, expected) in cases {
+            assert_eq!(
+                policy.allows(origin.map(str::as_bytes), *host),
+                *expected,
+                "Origin {origin:?}, Host {host:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn allow_list_table() {
+        let policy = OriginPolicy::allow_list([
+            "https://app.example.com",
+            "https://*.example.org",
+            "http://localhost:8080",
+        ])
+        .unwrap();
+        let cases: &[(Option<&str>, bool)] = &[
+            (None, true),
+            (Some("https://app.example.com"), true),
+            (Some("https://APP.example.com:443"), true),
+            (Some("http://app.example.com"), false),
+            (Some("https://app.example.com:8443"), false),
+            (Some("https://a.example.org"), true),
+            (Some("https://a.b.example.org"), true),
+            (Some("https://example.org"), false),
+            (Some("https://badexample.org"), false),
+            (Some("http://localhost:8080"), true),
+            (Some("http://localhost"), false),
+            (Some("null"), false),
+        ];
+        for (origin, expected) in cases {
+            assert_eq!(
+                policy.allows(origin.map(str::as_bytes), Some("app.example.com")),
+                *expected,
+                "Origin {origin:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_allows_everything_and_invalid_config_is_an_error() {
+        assert!(OriginPolicy::Any.allows(Some(b"null"), None));
+        assert!(OriginPolicy::allow_list(["not an origin"]).is_err());
+        assert!(OriginPolicy::allow_list(["https://a.com/path"]).is_err());
+        assert!(OriginPolicy::allow_list(["gopher://a.com"]).is_err());
+    }
+}
