@@ -100,6 +100,7 @@ pub(crate) fn is_tchar(b: u8) -> bool {
 }
 
 /// Whether `s` is a non-empty `token` (RFC 9110 §5.6.2).
+#[cfg_attr(not(feature = "websocket"), allow(dead_code))]
 pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_tchar)
 }

@@ -10,6 +10,9 @@
 //! A malformed element is dropped rather than failing the handshake: an
 //! extension the server cannot read is an extension it does not accept.
 
+// Offers are parsed only by the WebSocket handshake.
+#![cfg_attr(not(feature = "websocket"), allow(dead_code))]
+
 use http::HeaderMap;
 
 use crate::detect::is_token;

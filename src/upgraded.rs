@@ -166,11 +166,13 @@ impl Negotiated {
         }
     }
 
+    #[cfg(feature = "websocket")]
     pub(crate) fn with_subprotocol(mut self, subprotocol: Option<String>) -> Self {
         self.subprotocol = subprotocol;
         self
     }
 
+    #[cfg(feature = "websocket")]
     pub(crate) fn with_extension_offers(mut self, offers: Vec<ExtensionOffer>) -> Self {
         self.extension_offers = offers;
         self
