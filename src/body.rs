@@ -48,6 +48,14 @@ impl<B> ResponseBody<B> {
     }
 }
 
+/// An empty body, as tower-http's `TimeoutLayer` and others build for the
+/// responses they write themselves.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::own(Bytes::new())
+    }
+}
+
 impl<B: std::fmt::Debug> std::fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {

@@ -1,0 +1,105 @@
+//! WebSocket over HTTP/2 extended CONNECT (RFC 8441), with hyper's HTTP/2
+//! client and server over `tokio::io::duplex`.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Empty};
+use hyper::ext::Protocol;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+use tower::{service_fn, Layer};
+use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::{UpgradeLayer, Upgraded};
+
+async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    assert!(conn.negotiated().is_http2());
+    let mut ws = conn.into_tungstenite().await;
+    while let Some(message) = ws.next().await {
+        let message = message?;
+        if message.is_text() || message.is_binary() {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Serves the layer over HTTP/2 with extended CONNECT (RFC 8441 §3) and
+/// returns a connected client.
+async fn http2_client(settings: WebSocket) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
+    let app = UpgradeLayer::new()
+        .websocket(settings, service_fn(echo))
+        .layer(service_fn(|_: Request<hyper::body::Incoming>| async {
+            Ok::<_, Infallible>(Response::new(String::from("inner")))
+        }));
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .enable_connect_protocol()
+            .serve_connection(TokioIo::new(server), TowerToHyperService::new(app))
+            .await
+    });
+    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    sender
+}
+
+fn connect(origin: Option<&'static str>) -> Request<Empty<Bytes>> {
+    let mut builder = Request::builder()
+        .method(Method::CONNECT)
+        .version(Version::HTTP_2)
+        .uri("http://example.com/ws")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-protocol", "chat");
+    if let Some(origin) = origin {
+        builder = builder.header("origin", origin);
+    }
+    let mut request = builder.body(Empty::new()).unwrap();
+    request.extensions_mut().insert(Protocol::from_static("websocket"));
+    request
+}
+
+#[tokio::test]
+async fn websocket_over_extended_connect() {
+    let mut client = http2_client(WebSocket::new().subprotocols(["chat"])).await;
+    client.ready().await.unwrap();
+    let mut response = client.send_request(connect(Some("http://example.com"))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers().get("sec-websocket-accept").is_none());
+    assert!(response.headers().get("upgrade").is_none());
+    assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
+
+    let io = hyper::upgrade::on(&mut response).await.unwrap();
+    let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Client, None).await;
+    ws.send(Message::text("over h2")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("over h2"));
+    ws.close(None).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_same_origin_rule_applies_over_http2() {
+    let mut client = http2_client(WebSocket::new()).await;
+    client.ready().await.unwrap();
+    let response = client.send_request(connect(Some("http://evil.example"))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("Origin"));
+}
+
+#[tokio::test]
+async fn ordinary_http2_requests_pass_through() {
+    let mut client = http2_client(WebSocket::new()).await;
+    client.ready().await.unwrap();
+    let request = Request::get("http://example.com/").version(Version::HTTP_2).body(Empty::new()).unwrap();
+    let response = client.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "inner");
+}
