@@ -22,7 +22,8 @@ pub(crate) enum Via {
 pub(crate) fn detect<B>(req: &Request<B>) -> Option<Via> {
     match req.version() {
         Version::HTTP_11 => {
-            if req.headers().contains_key(UPGRADE) && has_token(req.headers(), CONNECTION, "upgrade")
+            if req.headers().contains_key(UPGRADE)
+                && has_token(req.headers(), CONNECTION, "upgrade")
             {
                 Some(Via::Http1)
             } else {
@@ -85,7 +86,7 @@ impl<'a> ProtocolToken<'a> {
             None => (token, None),
         };
         let valid = |s: &str| !s.is_empty() && s.bytes().all(is_tchar);
-        if !valid(name) || !version.map_or(true, valid) {
+        if !valid(name) || !version.is_none_or(valid) {
             return None;
         }
         Some(Self { name, version })
@@ -106,11 +107,14 @@ pub(crate) fn is_token(s: &str) -> bool {
 }
 
 /// The protocols a client offers in `Upgrade`, in the client's order.
-pub(crate) fn offered_protocols(headers: &HeaderMap) -> impl Iterator<Item = (&str, ProtocolToken<'_>)> {
+pub(crate) fn offered_protocols(
+    headers: &HeaderMap,
+) -> impl Iterator<Item = (&str, ProtocolToken<'_>)> {
     list_items(headers, UPGRADE).filter_map(|raw| ProtocolToken::parse(raw).map(|t| (raw, t)))
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // tables of cases
 mod tests {
     use super::*;
     use http::HeaderValue;
@@ -126,34 +130,96 @@ mod tests {
     #[test]
     fn detection_table() {
         let cases: &[(Version, &[(&str, &str)], bool)] = &[
-            (Version::HTTP_11, &[("connection", "upgrade"), ("upgrade", "websocket")], true),
-            (Version::HTTP_11, &[("connection", "Upgrade"), ("upgrade", "websocket")], true),
-            (Version::HTTP_11, &[("connection", "UPGRADE"), ("upgrade", "x")], true),
-            (Version::HTTP_11, &[("connection", "keep-alive, Upgrade"), ("upgrade", "x")], true),
-            (Version::HTTP_11, &[("connection", " keep-alive ,\tupgrade "), ("upgrade", "x")], true),
-            (Version::HTTP_11, &[("connection", "keep-alive"), ("connection", "upgrade"), ("upgrade", "x")], true),
-            (Version::HTTP_11, &[("connection", ",,upgrade,,"), ("upgrade", "x")], true),
+            (
+                Version::HTTP_11,
+                &[("connection", "upgrade"), ("upgrade", "websocket")],
+                true,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", "Upgrade"), ("upgrade", "websocket")],
+                true,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", "UPGRADE"), ("upgrade", "x")],
+                true,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", "keep-alive, Upgrade"), ("upgrade", "x")],
+                true,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", " keep-alive ,\tupgrade "), ("upgrade", "x")],
+                true,
+            ),
+            (
+                Version::HTTP_11,
+                &[
+                    ("connection", "keep-alive"),
+                    ("connection", "upgrade"),
+                    ("upgrade", "x"),
+                ],
+                true,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", ",,upgrade,,"), ("upgrade", "x")],
+                true,
+            ),
             // Substring is not a token.
-            (Version::HTTP_11, &[("connection", "upgraded"), ("upgrade", "x")], false),
-            (Version::HTTP_11, &[("connection", "no-upgrade"), ("upgrade", "x")], false),
-            (Version::HTTP_11, &[("connection", "keep-alive"), ("upgrade", "websocket")], false),
+            (
+                Version::HTTP_11,
+                &[("connection", "upgraded"), ("upgrade", "x")],
+                false,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", "no-upgrade"), ("upgrade", "x")],
+                false,
+            ),
+            (
+                Version::HTTP_11,
+                &[("connection", "keep-alive"), ("upgrade", "websocket")],
+                false,
+            ),
             (Version::HTTP_11, &[("upgrade", "websocket")], false),
             (Version::HTTP_11, &[("connection", "upgrade")], false),
-            (Version::HTTP_10, &[("connection", "upgrade"), ("upgrade", "websocket")], false),
-            (Version::HTTP_09, &[("connection", "upgrade"), ("upgrade", "websocket")], false),
-            (Version::HTTP_2, &[("connection", "upgrade"), ("upgrade", "websocket")], false),
+            (
+                Version::HTTP_10,
+                &[("connection", "upgrade"), ("upgrade", "websocket")],
+                false,
+            ),
+            (
+                Version::HTTP_09,
+                &[("connection", "upgrade"), ("upgrade", "websocket")],
+                false,
+            ),
+            (
+                Version::HTTP_2,
+                &[("connection", "upgrade"), ("upgrade", "websocket")],
+                false,
+            ),
         ];
         for (version, headers, expected) in cases {
-            assert_eq!(detect(&req(*version, headers)).is_some(), *expected, "{version:?} {headers:?}");
+            assert_eq!(
+                detect(&req(*version, headers)).is_some(),
+                *expected,
+                "{version:?} {headers:?}"
+            );
         }
     }
 
     #[test]
     fn non_ascii_connection_line_is_ignored_not_fatal() {
         let mut r = req(Version::HTTP_11, &[("upgrade", "x")]);
-        r.headers_mut().append(CONNECTION, HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        r.headers_mut()
+            .append(CONNECTION, HeaderValue::from_bytes(b"caf\xe9").unwrap());
         assert!(detect(&r).is_none());
-        r.headers_mut().append(CONNECTION, HeaderValue::from_static("upgrade"));
+        r.headers_mut()
+            .append(CONNECTION, HeaderValue::from_static("upgrade"));
         assert_eq!(detect(&r), Some(Via::Http1));
     }
 
@@ -166,7 +232,8 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(detect(&r), None);
-        r.extensions_mut().insert(hyper::ext::Protocol::from_static("websocket"));
+        r.extensions_mut()
+            .insert(hyper::ext::Protocol::from_static("websocket"));
         assert_eq!(detect(&r), Some(Via::Http2Connect));
         assert_eq!(connect_protocol(&r), Some("websocket"));
     }
@@ -194,7 +261,11 @@ mod tests {
     fn offered_protocols_across_lines() {
         let r = req(
             Version::HTTP_11,
-            &[("upgrade", "h2c, websocket"), ("upgrade", " , Foo/2 ,bad token"), ("upgrade", "x/1")],
+            &[
+                ("upgrade", "h2c, websocket"),
+                ("upgrade", " , Foo/2 ,bad token"),
+                ("upgrade", "x/1"),
+            ],
         );
         let raw: Vec<&str> = offered_protocols(r.headers()).map(|(raw, _)| raw).collect();
         assert_eq!(raw, ["h2c", "websocket", "Foo/2", "x/1"]);

@@ -142,6 +142,7 @@ fn split_outside_quotes<const SEP: char>(s: &str) -> impl Iterator<Item = &str> 
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // tables of cases
 mod tests {
     use super::*;
     use http::HeaderValue;
@@ -149,7 +150,10 @@ mod tests {
     fn offers(lines: &[&str]) -> Vec<(String, Vec<(String, Option<String>)>)> {
         let mut headers = HeaderMap::new();
         for line in lines {
-            headers.append("sec-websocket-extensions", HeaderValue::from_str(line).unwrap());
+            headers.append(
+                "sec-websocket-extensions",
+                HeaderValue::from_str(line).unwrap(),
+            );
         }
         parse_offers(&headers)
             .into_iter()
@@ -165,7 +169,10 @@ mod tests {
     fn chromium_offer() {
         assert_eq!(
             offers(&["permessage-deflate; client_max_window_bits"]),
-            vec![("permessage-deflate".into(), vec![p("client_max_window_bits", None)])]
+            vec![(
+                "permessage-deflate".into(),
+                vec![p("client_max_window_bits", None)]
+            )]
         );
     }
 
@@ -177,7 +184,10 @@ mod tests {
                 "x-foo;a=1 ; b",
             ]),
             vec![
-                ("permessage-deflate".into(), vec![p("server_max_window_bits", Some("10"))]),
+                (
+                    "permessage-deflate".into(),
+                    vec![p("server_max_window_bits", Some("10"))]
+                ),
                 ("permessage-deflate".into(), vec![]),
                 ("x-foo".into(), vec![p("a", Some("1")), p("b", None)]),
             ]
@@ -200,7 +210,10 @@ mod tests {
     #[test]
     fn param_lookup() {
         let mut headers = HeaderMap::new();
-        headers.insert("sec-websocket-extensions", HeaderValue::from_static("e; A=1; b"));
+        headers.insert(
+            "sec-websocket-extensions",
+            HeaderValue::from_static("e; A=1; b"),
+        );
         let offer = &parse_offers(&headers)[0];
         assert_eq!(offer.param("a"), Some(Some("1")));
         assert_eq!(offer.param("b"), Some(None));

@@ -65,9 +65,9 @@ where
             KindProj::Inner { future } => {
                 return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(ResponseBody::inner)))
             }
-            KindProj::Ready { response } => {
-                response.take().expect("ResponseFuture polled after completion")
-            }
+            KindProj::Ready { response } => response
+                .take()
+                .expect("ResponseFuture polled after completion"),
             KindProj::Switching { future } => ready!(future.as_mut().poll(cx)),
         };
         Poll::Ready(Ok(response.map(ResponseBody::own)))

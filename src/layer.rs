@@ -123,15 +123,15 @@ impl<R> UpgradeLayer<R> {
         H::Error: Into<BoxError> + 'static,
         H::Future: Send + 'static,
     {
-        let parsed = ProtocolToken::parse(token)
-            .ok_or_else(|| ConfigError::new(format!("{token:?} is not a protocol token (name[/version])")))?;
+        let parsed = ProtocolToken::parse(token).ok_or_else(|| {
+            ConfigError::new(format!(
+                "{token:?} is not a protocol token (name[/version])"
+            ))
+        })?;
         let config = self.config_mut();
-        if config
-            .registry
-            .entries
-            .iter()
-            .any(|r| r.name.eq_ignore_ascii_case(parsed.name) && r.version.as_deref() == parsed.version)
-        {
+        if config.registry.entries.iter().any(|r| {
+            r.name.eq_ignore_ascii_case(parsed.name) && r.version.as_deref() == parsed.version
+        }) {
             return Err(ConfigError::new(format!("{token:?} is registered twice")));
         }
         config.registry.entries.push(Registration {

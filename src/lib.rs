@@ -15,10 +15,10 @@ mod registry;
 mod rejection;
 mod service;
 mod switch;
-mod upgraded;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
+mod upgraded;
 #[cfg(feature = "websocket")]
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod websocket;
@@ -33,8 +33,8 @@ pub use registry::Preference;
 pub use rejection::{
     BodyTooLarge, ConnectionNotUpgradable, ForbiddenOrigin, InvalidBody, InvalidWebSocketKey,
     MethodNotAllowed, MissingHost, MissingWebSocketVersion, NoSupportedSubprotocol,
-    PlainTextRejection, Rejection, RenderRejection, TooManyConnections, UnsupportedWebSocketVersion,
-    UpgradeRequired,
+    PlainTextRejection, Rejection, RenderRejection, TooManyConnections,
+    UnsupportedWebSocketVersion, UpgradeRequired,
 };
 pub use service::Upgrade;
 pub use upgraded::{Negotiated, Upgraded};

@@ -195,14 +195,27 @@ mod tests {
         let other = Slots::new(usize::MAX);
         let a = connections.admit(&ws).expect("first websocket");
         assert!(connections.admit(&ws).is_none(), "websocket limit is 1");
-        assert_eq!(connections.active(), 1, "a refused admission gives its place back");
+        assert_eq!(
+            connections.active(),
+            1,
+            "a refused admission gives its place back"
+        );
         let b = connections.admit(&other).expect("second connection");
         assert!(connections.admit(&other).is_none(), "global limit is 2");
-        assert_eq!((connections.active(), ws.active(), other.active()), (2, 1, 1));
+        assert_eq!(
+            (connections.active(), ws.active(), other.active()),
+            (2, 1, 1)
+        );
         drop(a);
         drop(b);
-        assert_eq!((connections.active(), ws.active(), other.active()), (0, 0, 0));
+        assert_eq!(
+            (connections.active(), ws.active(), other.active()),
+            (0, 0, 0)
+        );
         connections.shutdown();
-        assert!(connections.admit(&other).is_none(), "no admission after shutdown");
+        assert!(
+            connections.admit(&other).is_none(),
+            "no admission after shutdown"
+        );
     }
 }

@@ -116,6 +116,7 @@ impl Registry {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // tables of cases
 mod tests {
     use super::*;
     use crate::protocol::Custom;
@@ -138,7 +139,10 @@ mod tests {
                 }
             })
             .collect();
-        Registry { entries, preference }
+        Registry {
+            entries,
+            preference,
+        }
     }
 
     fn select(reg: &Registry, upgrade: &[&str]) -> Option<(usize, String)> {
@@ -147,7 +151,8 @@ mod tests {
             builder = builder.header("upgrade", *line);
         }
         let req = builder.body(()).unwrap();
-        reg.select(&req, Via::Http1).map(|(i, raw)| (i, raw.to_owned()))
+        reg.select(&req, Via::Http1)
+            .map(|(i, raw)| (i, raw.to_owned()))
     }
 
     #[test]
@@ -157,8 +162,18 @@ mod tests {
         let cases: &[(&[&str], Preference, &[&str], Option<(usize, String)>)] = &[
             (&["websocket"], Server, &["websocket"], some(0, "websocket")),
             (&["websocket"], Server, &["WebSocket"], some(0, "WebSocket")),
-            (&["websocket"], Server, &["foo, websocket"], some(0, "websocket")),
-            (&["websocket"], Server, &["foo", "websocket"], some(0, "websocket")),
+            (
+                &["websocket"],
+                Server,
+                &["foo, websocket"],
+                some(0, "websocket"),
+            ),
+            (
+                &["websocket"],
+                Server,
+                &["foo", "websocket"],
+                some(0, "websocket"),
+            ),
             (&["websocket"], Server, &["foo"], None),
             (&["websocket"], Server, &[""], None),
             // Server preference: registration order wins.
@@ -168,7 +183,12 @@ mod tests {
             // Versions: a versioned registration takes only its version.
             (&["proto/2"], Server, &["proto/1"], None),
             (&["proto/2"], Server, &["proto"], None),
-            (&["proto/2"], Server, &["proto/1, proto/2"], some(0, "proto/2")),
+            (
+                &["proto/2"],
+                Server,
+                &["proto/1, proto/2"],
+                some(0, "proto/2"),
+            ),
             (&["proto"], Server, &["proto/7"], some(0, "proto/7")),
             (&["proto"], Server, &["PROTO"], some(0, "PROTO")),
             // Whitespace and empty items.
@@ -179,7 +199,11 @@ mod tests {
         ];
         for (tokens, preference, upgrade, expected) in cases {
             let reg = registry(tokens, *preference);
-            assert_eq!(&select(&reg, upgrade), expected, "{tokens:?} {preference:?} {upgrade:?}");
+            assert_eq!(
+                &select(&reg, upgrade),
+                expected,
+                "{tokens:?} {preference:?} {upgrade:?}"
+            );
         }
     }
 

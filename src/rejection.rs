@@ -7,7 +7,9 @@
 //! yourself.
 
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, UPGRADE};
+use http::header::{
+    HeaderName, HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, UPGRADE,
+};
 use http::{HeaderMap, Response, StatusCode};
 use std::fmt;
 
@@ -397,24 +399,41 @@ pub(crate) fn respond(renderer: &impl RenderRejection, rejection: Rejection) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // tables of cases
 mod tests {
     use super::*;
 
     #[test]
     fn every_rejection_has_status_reason_and_required_headers() {
         let table: Vec<(Rejection, u16, Option<(&str, &str)>)> = vec![
-            (UpgradeRequired::new(HeaderValue::from_static("websocket")).into(), 426, Some(("upgrade", "websocket"))),
+            (
+                UpgradeRequired::new(HeaderValue::from_static("websocket")).into(),
+                426,
+                Some(("upgrade", "websocket")),
+            ),
             (ConnectionNotUpgradable.into(), 501, None),
             (MethodNotAllowed.into(), 405, Some(("allow", "GET"))),
             (MissingHost.into(), 400, None),
             (InvalidWebSocketKey.into(), 400, None),
-            (MissingWebSocketVersion.into(), 400, Some(("sec-websocket-version", "13"))),
-            (UnsupportedWebSocketVersion.into(), 426, Some(("sec-websocket-version", "13"))),
+            (
+                MissingWebSocketVersion.into(),
+                400,
+                Some(("sec-websocket-version", "13")),
+            ),
+            (
+                UnsupportedWebSocketVersion.into(),
+                426,
+                Some(("sec-websocket-version", "13")),
+            ),
             (ForbiddenOrigin.into(), 403, None),
             (NoSupportedSubprotocol.into(), 400, None),
             (BodyTooLarge.into(), 413, None),
             (InvalidBody.into(), 400, None),
-            (TooManyConnections::new(5).into(), 503, Some(("retry-after", "5"))),
+            (
+                TooManyConnections::new(5).into(),
+                503,
+                Some(("retry-after", "5")),
+            ),
         ];
         for (rejection, status, header) in table {
             let response = respond(&PlainTextRejection, rejection.clone());

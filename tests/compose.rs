@@ -46,7 +46,9 @@ async fn serve(app: Router) -> std::net::SocketAddr {
 /// something to do) and checks an echo round trip.
 async fn assert_echoes(addr: std::net::SocketAddr, path: &str) {
     let mut request = format!("ws://{addr}{path}").into_client_request().unwrap();
-    request.headers_mut().insert("accept-encoding", "gzip".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("accept-encoding", "gzip".parse().unwrap());
     let (mut ws, response) = tokio_tungstenite::connect_async(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
     assert!(response.headers().get("content-encoding").is_none());
@@ -69,7 +71,9 @@ async fn get_status(addr: std::net::SocketAddr, path: &str) -> u16 {
 
 #[tokio::test]
 async fn router_layer() {
-    let app = Router::new().route("/", get(|| async { "home" })).layer(upgrades());
+    let app = Router::new()
+        .route("/", get(|| async { "home" }))
+        .layer(upgrades());
     let addr = serve(app).await;
     assert_echoes(addr, "/").await;
     assert_eq!(get_status(addr, "/").await, 200);
@@ -104,7 +108,10 @@ async fn tower_http_layers_around_the_upgrade_layer() {
         ServiceBuilder::new()
             .layer(TraceLayer::new_for_http())
             .layer(CompressionLayer::new())
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ))
             .layer(CorsLayer::permissive())
             .layer(upgrades()),
     );
@@ -120,7 +127,10 @@ async fn tower_http_layers_inside_the_upgrade_layer() {
             .layer(upgrades())
             .layer(TraceLayer::new_for_http())
             .layer(CompressionLayer::new())
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ))
             .layer(CorsLayer::permissive()),
     );
     let addr = serve(app).await;
@@ -133,12 +143,20 @@ async fn the_upgraded_connection_outlives_the_request_timeout() {
     // the handler runs in its own task after the 101.
     let app = Router::new().route("/", get(|| async { "home" })).layer(
         ServiceBuilder::new()
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_millis(50)))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                Duration::from_millis(50),
+            ))
             .layer(upgrades()),
     );
     let addr = serve(app).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/")).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     ws.send(Message::text("still here")).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("still here"));
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("still here")
+    );
 }

@@ -31,7 +31,9 @@ async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Erro
 
 /// Serves the layer over HTTP/2 with extended CONNECT (RFC 8441 §3) and
 /// returns a connected client.
-async fn http2_client(settings: WebSocket) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
+async fn http2_client(
+    settings: WebSocket,
+) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
     let app = UpgradeLayer::new()
         .websocket(settings, service_fn(echo))
         .layer(service_fn(|_: Request<hyper::body::Incoming>| async {
@@ -44,9 +46,10 @@ async fn http2_client(settings: WebSocket) -> hyper::client::conn::http2::SendRe
             .serve_connection(TokioIo::new(server), TowerToHyperService::new(app))
             .await
     });
-    let (sender, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
-        .await
-        .unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     sender
 }
@@ -62,7 +65,9 @@ fn connect(origin: Option<&'static str>) -> Request<Empty<Bytes>> {
         builder = builder.header("origin", origin);
     }
     let mut request = builder.body(Empty::new()).unwrap();
-    request.extensions_mut().insert(Protocol::from_static("websocket"));
+    request
+        .extensions_mut()
+        .insert(Protocol::from_static("websocket"));
     request
 }
 
@@ -70,7 +75,10 @@ fn connect(origin: Option<&'static str>) -> Request<Empty<Bytes>> {
 async fn websocket_over_extended_connect() {
     let mut client = http2_client(WebSocket::new().subprotocols(["chat"])).await;
     client.ready().await.unwrap();
-    let mut response = client.send_request(connect(Some("http://example.com"))).await.unwrap();
+    let mut response = client
+        .send_request(connect(Some("http://example.com")))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get("sec-websocket-accept").is_none());
     assert!(response.headers().get("upgrade").is_none());
@@ -87,7 +95,10 @@ async fn websocket_over_extended_connect() {
 async fn the_same_origin_rule_applies_over_http2() {
     let mut client = http2_client(WebSocket::new()).await;
     client.ready().await.unwrap();
-    let response = client.send_request(connect(Some("http://evil.example"))).await.unwrap();
+    let response = client
+        .send_request(connect(Some("http://evil.example")))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("Origin"));
@@ -97,7 +108,10 @@ async fn the_same_origin_rule_applies_over_http2() {
 async fn ordinary_http2_requests_pass_through() {
     let mut client = http2_client(WebSocket::new()).await;
     client.ready().await.unwrap();
-    let request = Request::get("http://example.com/").version(Version::HTTP_2).body(Empty::new()).unwrap();
+    let request = Request::get("http://example.com/")
+        .version(Version::HTTP_2)
+        .body(Empty::new())
+        .unwrap();
     let response = client.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.into_body().collect().await.unwrap().to_bytes();

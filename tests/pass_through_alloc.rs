@@ -50,11 +50,22 @@ fn pass_through_allocates_nothing() {
             WebSocket::new(),
             service_fn(|_: Upgraded| async { Ok::<_, Infallible>(()) }),
         )
-        .protocol("linecount/1", service_fn(|_: Upgraded| async { Ok::<_, Infallible>(()) }))
-        .layer(service_fn(|_: Request<String>| ready(Ok::<_, Infallible>(Response::new(String::new())))));
+        .protocol(
+            "linecount/1",
+            service_fn(|_: Upgraded| async { Ok::<_, Infallible>(()) }),
+        )
+        .layer(service_fn(|_: Request<String>| {
+            ready(Ok::<_, Infallible>(Response::new(String::new())))
+        }));
 
     let requests = [
-        ("plain GET", Request::get("/").header("host", "x").body(String::new()).unwrap()),
+        (
+            "plain GET",
+            Request::get("/")
+                .header("host", "x")
+                .body(String::new())
+                .unwrap(),
+        ),
         (
             "upgrade to a protocol not offered",
             Request::get("/")
@@ -67,7 +78,10 @@ fn pass_through_allocates_nothing() {
         ),
         (
             "Upgrade without the Connection token",
-            Request::get("/").header("upgrade", "websocket").body(String::new()).unwrap(),
+            Request::get("/")
+                .header("upgrade", "websocket")
+                .body(String::new())
+                .unwrap(),
         ),
         (
             "HTTP/1.0 upgrade",

@@ -1,6 +1,8 @@
 //! Whole upgrades, in-process over `tokio::io::duplex`, with hyper on both
 //! sides.
 
+#![allow(clippy::type_complexity)] // tables of cases
+
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,7 +26,10 @@ type Inner = tower::util::BoxCloneSyncService<Request<TestBody>, Response<String
 /// An inner service that says what it saw.
 fn inner() -> Inner {
     tower::util::BoxCloneSyncService::new(service_fn(|req: Request<TestBody>| async move {
-        let upgrade = req.headers().get("upgrade").map(|v| v.to_str().unwrap().to_owned());
+        let upgrade = req
+            .headers()
+            .get("upgrade")
+            .map(|v| v.to_str().unwrap().to_owned());
         let body = req.into_body().collect().await.unwrap().to_bytes();
         Ok(Response::new(format!(
             "inner saw upgrade={upgrade:?} body={}",
@@ -85,7 +90,10 @@ async fn websocket_echo_in_process() {
     let headers = response.headers();
     assert_eq!(headers["connection"], "upgrade");
     assert_eq!(headers["upgrade"], "websocket");
-    assert_eq!(headers["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    assert_eq!(
+        headers["sec-websocket-accept"],
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
     assert_eq!(headers["sec-websocket-protocol"], "echo");
     assert!(headers.get("content-length").is_none());
     assert!(headers.get("sec-websocket-extensions").is_none());
@@ -94,8 +102,13 @@ async fn websocket_echo_in_process() {
     let mut ws = WebSocketStream::from_raw_socket(io, Role::Client, None).await;
     ws.send(Message::text("héllo")).await.unwrap();
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("héllo"));
-    ws.send(Message::binary(vec![0u8, 1, 2, 255])).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::binary(vec![0u8, 1, 2, 255]));
+    ws.send(Message::binary(vec![0u8, 1, 2, 255]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::binary(vec![0u8, 1, 2, 255])
+    );
     ws.close(None).await.unwrap();
 }
 
@@ -110,9 +123,18 @@ async fn the_switch_response_has_no_body_and_no_content_length() {
     .await
     .unwrap();
     let head = read_head(&mut io).await;
-    assert!(head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"), "{head}");
-    assert!(!head.to_ascii_lowercase().contains("content-length"), "{head}");
-    assert!(!head.to_ascii_lowercase().contains("transfer-encoding"), "{head}");
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("content-length"),
+        "{head}"
+    );
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding"),
+        "{head}"
+    );
 }
 
 /// Reads one response head, byte by byte so nothing after it is consumed.
@@ -126,7 +148,11 @@ async fn read_head(io: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
 
 #[tokio::test]
 async fn rejections_reach_the_client_with_status_reason_and_headers() {
-    let app = ws_app(WebSocket::new().subprotocols(["echo"]).require_subprotocol(true));
+    let app = ws_app(
+        WebSocket::new()
+            .subprotocols(["echo"])
+            .require_subprotocol(true),
+    );
     let cases: Vec<(&str, Request<String>, u16, Option<(&str, &str)>)> = vec![
         (
             "version 8",
@@ -182,16 +208,27 @@ async fn rejections_reach_the_client_with_status_reason_and_headers() {
     for (name, request, status, header) in cases {
         let response = testing::send(app.clone(), request).await.unwrap();
         assert_eq!(response.status(), status, "{name}");
-        assert!(!response.body().is_empty(), "{name}: the reason is in the body");
-        assert_eq!(response.headers()["content-type"], "text/plain; charset=utf-8");
+        assert!(
+            !response.body().is_empty(),
+            "{name}: the reason is in the body"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; charset=utf-8"
+        );
         if let Some((h, v)) = header {
             assert_eq!(response.headers()[h], v, "{name}");
         }
     }
 }
 
-fn with_header(mut req: Request<String>, name: &'static str, value: &'static str) -> Request<String> {
-    req.headers_mut().insert(name, http::HeaderValue::from_static(value));
+fn with_header(
+    mut req: Request<String>,
+    name: &'static str,
+    value: &'static str,
+) -> Request<String> {
+    req.headers_mut()
+        .insert(name, http::HeaderValue::from_static(value));
     req
 }
 
@@ -225,10 +262,21 @@ async fn a_connection_without_upgrade_support_gets_501_not_a_hang() {
 async fn ordinary_requests_pass_through_untouched() {
     let app = ws_app(WebSocket::new());
     let cases = [
-        ("plain GET", Request::get("/").header("host", "x").body("b".to_owned()).unwrap(), "upgrade=None body=b"),
+        (
+            "plain GET",
+            Request::get("/")
+                .header("host", "x")
+                .body("b".to_owned())
+                .unwrap(),
+            "upgrade=None body=b",
+        ),
         (
             "Upgrade without the Connection token",
-            Request::get("/").header("host", "x").header("upgrade", "websocket").body(String::new()).unwrap(),
+            Request::get("/")
+                .header("host", "x")
+                .header("upgrade", "websocket")
+                .body(String::new())
+                .unwrap(),
             "upgrade=Some(\"websocket\") body=",
         ),
         (
@@ -259,7 +307,10 @@ async fn ordinary_requests_pass_through_untouched() {
     let mut response = String::new();
     io.read_to_string(&mut response).await.unwrap();
     assert!(response.starts_with("HTTP/1.0 200 OK"), "{response}");
-    assert!(response.ends_with("inner saw upgrade=Some(\"websocket\") body="), "{response}");
+    assert!(
+        response.ends_with("inner saw upgrade=Some(\"websocket\") body="),
+        "{response}"
+    );
 }
 
 #[tokio::test]
@@ -269,7 +320,10 @@ async fn require_upgrade_answers_426_listing_protocols() {
         .protocol("linecount/1", service_fn(raw_echo))
         .require_upgrade(true)
         .layer(inner());
-    let request = Request::get("/").header("host", "x").body(String::new()).unwrap();
+    let request = Request::get("/")
+        .header("host", "x")
+        .body(String::new())
+        .unwrap();
     let response = testing::send(app, request).await.unwrap();
     assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
     assert_eq!(response.headers()["upgrade"], "websocket, linecount/1");
@@ -382,7 +436,9 @@ async fn a_failing_or_panicking_handler_disturbs_nothing_else() {
     let app = UpgradeLayer::new()
         .protocol(
             "fail",
-            service_fn(|_: Upgraded| async { Err::<(), _>(std::io::Error::other("handler failed")) }),
+            service_fn(|_: Upgraded| async {
+                Err::<(), _>(std::io::Error::other("handler failed"))
+            }),
         )
         .protocol(
             "panic",
@@ -420,7 +476,10 @@ async fn a_failing_or_panicking_handler_disturbs_nothing_else() {
         }
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let plain = Request::get("/").header("host", "x").body(String::new()).unwrap();
+    let plain = Request::get("/")
+        .header("host", "x")
+        .body(String::new())
+        .unwrap();
     assert_eq!(testing::send(app, plain).await.unwrap().status(), 200);
     connections.shutdown();
     assert!(connections.wait_closed(Duration::from_secs(10)).await);
@@ -441,7 +500,8 @@ async fn extensions_set_by_earlier_layers_reach_the_handler() {
             service_fn(|mut conn: Upgraded| async move {
                 let user = conn.parts().extensions.get::<User>().cloned();
                 let path = conn.parts().uri.path().to_owned();
-                conn.write_all(format!("{user:?} {path}").as_bytes()).await?;
+                conn.write_all(format!("{user:?} {path}").as_bytes())
+                    .await?;
                 conn.shutdown().await
             }),
         ))
@@ -454,7 +514,12 @@ async fn extensions_set_by_earlier_layers_reach_the_handler() {
         .unwrap();
     let response = testing::send(app, request).await.unwrap();
     let mut said = String::new();
-    response.into_io().unwrap().read_to_string(&mut said).await.unwrap();
+    response
+        .into_io()
+        .unwrap()
+        .read_to_string(&mut said)
+        .await
+        .unwrap();
     assert_eq!(said, "Some(User(\"ada\")) /me");
 }
 
@@ -510,7 +575,11 @@ async fn shutdown_signals_handlers_and_waits_for_them() {
         .header("upgrade", "wait")
         .body(String::new())
         .unwrap();
-    let mut io = testing::send(app.clone(), request).await.unwrap().into_io().unwrap();
+    let mut io = testing::send(app.clone(), request)
+        .await
+        .unwrap()
+        .into_io()
+        .unwrap();
     let mut ready = [0u8; 6];
     io.read_exact(&mut ready).await.unwrap();
     assert_eq!(connections.active(), 1);
@@ -542,7 +611,11 @@ async fn render_rejection_hook_is_used_and_required_headers_kept() {
                 .unwrap()
         })
         .layer(inner());
-    let request = with_header(ws_request().body(String::new()).unwrap(), "sec-websocket-version", "7");
+    let request = with_header(
+        ws_request().body(String::new()).unwrap(),
+        "sec-websocket-version",
+        "7",
+    );
     let response = testing::send(app, request).await.unwrap();
     assert_eq!(response.status(), 426);
     assert_eq!(response.headers()["content-type"], "application/json");

@@ -159,15 +159,24 @@ mod tests {
         let headers = b.headers_mut().unwrap();
         headers.remove(name);
         if !value.is_empty() {
-            headers.insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
     }
 
     #[test]
     fn rfc_sample_key() {
         assert_eq!(accept_key(KEY.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        let accepted = WebSocket::new().accept(&parts(|_| {}), Via::Http1, "websocket").ok().unwrap();
-        assert_eq!(accepted.headers["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let accepted = WebSocket::new()
+            .accept(&parts(|_| {}), Via::Http1, "websocket")
+            .ok()
+            .unwrap();
+        assert_eq!(
+            accepted.headers["sec-websocket-accept"],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
         assert!(!accepted.headers.contains_key("sec-websocket-protocol"));
         assert!(!accepted.headers.contains_key("sec-websocket-extensions"));
     }
@@ -181,20 +190,86 @@ mod tests {
             ("POST", |b| *b = std::mem::take(b).method("POST"), Err(405)),
             ("no host", |b| set(b, "host", ""), Err(400)),
             ("no key", |b| set(b, "sec-websocket-key", ""), Err(400)),
-            ("all-zero key", |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="), Ok(())),
-            ("15-byte key", |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAA"), Err(400)),
-            ("17-byte key", |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAAA="), Err(400)),
-            ("not base64", |b| set(b, "sec-websocket-key", "!!!!!!!!!!!!!!!!!!!!!!=="), Err(400)),
-            ("two keys", |b| { b.headers_mut().unwrap().append("sec-websocket-key", HeaderValue::from_static(KEY)); }, Err(400)),
-            ("no version", |b| set(b, "sec-websocket-version", ""), Err(400)),
-            ("version 8", |b| set(b, "sec-websocket-version", "8"), Err(426)),
-            ("version 14", |b| set(b, "sec-websocket-version", "14"), Err(426)),
-            ("two versions", |b| { b.headers_mut().unwrap().append("sec-websocket-version", HeaderValue::from_static("13")); }, Err(400)),
-            ("same origin", |b| set(b, "origin", "https://server.example.com"), Ok(())),
-            ("cross origin", |b| set(b, "origin", "https://evil.example"), Err(403)),
+            (
+                "all-zero key",
+                |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA=="),
+                Ok(()),
+            ),
+            (
+                "15-byte key",
+                |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAA"),
+                Err(400),
+            ),
+            (
+                "17-byte key",
+                |b| set(b, "sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAAA="),
+                Err(400),
+            ),
+            (
+                "not base64",
+                |b| set(b, "sec-websocket-key", "!!!!!!!!!!!!!!!!!!!!!!=="),
+                Err(400),
+            ),
+            (
+                "two keys",
+                |b| {
+                    b.headers_mut()
+                        .unwrap()
+                        .append("sec-websocket-key", HeaderValue::from_static(KEY));
+                },
+                Err(400),
+            ),
+            (
+                "no version",
+                |b| set(b, "sec-websocket-version", ""),
+                Err(400),
+            ),
+            (
+                "version 8",
+                |b| set(b, "sec-websocket-version", "8"),
+                Err(426),
+            ),
+            (
+                "version 14",
+                |b| set(b, "sec-websocket-version", "14"),
+                Err(426),
+            ),
+            (
+                "two versions",
+                |b| {
+                    b.headers_mut()
+                        .unwrap()
+                        .append("sec-websocket-version", HeaderValue::from_static("13"));
+                },
+                Err(400),
+            ),
+            (
+                "same origin",
+                |b| set(b, "origin", "https://server.example.com"),
+                Ok(()),
+            ),
+            (
+                "cross origin",
+                |b| set(b, "origin", "https://evil.example"),
+                Err(403),
+            ),
             ("null origin", |b| set(b, "origin", "null"), Err(403)),
-            ("two origins", |b| { set(b, "origin", "https://server.example.com"); b.headers_mut().unwrap().append("origin", HeaderValue::from_static("https://server.example.com")); }, Err(403)),
-            ("bad extensions", |b| set(b, "sec-websocket-extensions", ";;=,\"x"), Ok(())),
+            (
+                "two origins",
+                |b| {
+                    set(b, "origin", "https://server.example.com");
+                    b.headers_mut().unwrap().append(
+                        "origin",
+                        HeaderValue::from_static("https://server.example.com"),
+                    );
+                },
+                Err(403),
+            ),
+            (
+                "bad extensions",
+                |b| set(b, "sec-websocket-extensions", ";;=,\"x"),
+                Ok(()),
+            ),
         ];
         for (name, edit, expected) in cases {
             let p = parts(*edit);
@@ -215,7 +290,10 @@ mod tests {
         assert!(!accepted.headers.contains_key("sec-websocket-protocol"));
         let strict = ws.clone().require_subprotocol(true);
         assert_eq!(status(&strict, &other), Err(StatusCode::BAD_REQUEST));
-        assert_eq!(status(&strict, &parts(|_| {})), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            status(&strict, &parts(|_| {})),
+            Err(StatusCode::BAD_REQUEST)
+        );
     }
 
     #[test]
@@ -230,10 +308,20 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let accepted = WebSocket::new().accept(&parts, Via::Http2Connect, "websocket").ok().unwrap();
+        let accepted = WebSocket::new()
+            .accept(&parts, Via::Http2Connect, "websocket")
+            .ok()
+            .unwrap();
         assert!(accepted.headers.get("sec-websocket-accept").is_none());
         assert!(accepted.negotiated.is_http2());
-        let strict = WebSocket::new().origin(OriginPolicy::allow_list(["https://other.example"]).unwrap());
-        assert_eq!(strict.accept(&parts, Via::Http2Connect, "websocket").err().map(|r| r.status()), Some(StatusCode::FORBIDDEN));
+        let strict =
+            WebSocket::new().origin(OriginPolicy::allow_list(["https://other.example"]).unwrap());
+        assert_eq!(
+            strict
+                .accept(&parts, Via::Http2Connect, "websocket")
+                .err()
+                .map(|r| r.status()),
+            Some(StatusCode::FORBIDDEN)
+        );
     }
 }

@@ -70,10 +70,15 @@ impl OriginPolicy {
                     Some((scheme, rest)) => (format!("{scheme}://{rest}"), true),
                     None => (o.to_owned(), false),
                 };
-                let origin = Origin::parse(&host)
-                    .ok_or_else(|| ConfigError::new(format!("{o:?} is not an origin (scheme://host[:port])")))?;
+                let origin = Origin::parse(&host).ok_or_else(|| {
+                    ConfigError::new(format!("{o:?} is not an origin (scheme://host[:port])"))
+                })?;
                 Ok(Pattern {
-                    host: if wildcard { format!(".{}", origin.host) } else { origin.host },
+                    host: if wildcard {
+                        format!(".{}", origin.host)
+                    } else {
+                        origin.host
+                    },
                     scheme: origin.scheme,
                     wildcard,
                     port: origin.port,

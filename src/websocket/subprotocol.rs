@@ -56,7 +56,10 @@ mod tests {
     fn headers(lines: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for line in lines {
-            h.append("sec-websocket-protocol", HeaderValue::from_str(line).unwrap());
+            h.append(
+                "sec-websocket-protocol",
+                HeaderValue::from_str(line).unwrap(),
+            );
         }
         h
     }
