@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Builds the examples, starts each on a free loopback port and runs the
+# third-party interop clients of tests/interop/ against it.
+# Prerequisite: scripts/install-peers.sh (and scripts/install-autobahn.sh for AUTOBAHN=1).
+#
+# Every check prints `ok <name>`, `FAIL <name>: reason` or `skip <name>: reason`;
+# the last line is `interop: N passed, N failed` (`, N skipped` if any were).
+# Exits 1 if anything failed.
+#
+# Env: CI=true        a missing peer tool is a failure, not a skip
+#      AUTOBAHN=1     also run the Autobahn fuzzingclient against `echo`
+#      EXAMPLES="echo chat"   run only these examples
+#      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root" || exit 1
+export INTEROP_OUT="$root/target/interop"
+mkdir -p "$INTEROP_OUT"
+passed=0 failed=0 skipped=0 server_pid="" addr=""
+
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    server_pid=""
+  fi
+}
+trap stop_server EXIT
+
+# start_server NAME: runs the example on a free port, sets $addr; waits <= 30 s.
+start_server() {
+  local name="$1" port cmd
+  if [ -n "${INTEROP_SERVER:-}" ]; then
+    read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$name")
+  else
+    cmd=("target/debug/examples/$name")
+    [ -x "${cmd[0]}" ] || { fail "$name" "example binary ${cmd[0]} was not built"; return 1; }
+  fi
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  addr="127.0.0.1:$port"
+  ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" "${cmd[@]}" >"$INTEROP_OUT/$name.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "# $name: listening on $addr (pid $server_pid, log $INTEROP_OUT/$name.log)"
+      return 0
+    fi
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      wait "$server_pid"; fail "$name" "server exited ($?) before listening on $addr; log:"
+      tail -n 20 "$INTEROP_OUT/$name.log" | sed 's/^/#   /'
+      server_pid=""; return 1
+    fi
+    sleep 0.1
+  done
+  fail "$name" "server not listening on $addr after 30 s"; stop_server; return 1
+}
+
+# run_client LABEL CMD...: runs one client ($CLIENT_TIMEOUT s at most, default 120) and tallies its lines.
+run_client() {
+  local label="$1" out="$INTEROP_OUT/$1.out" rc ok fails skips limit="${CLIENT_TIMEOUT:-120}"; shift
+  ADDR="$addr" timeout "$limit" "$@" 2>&1 | tee "$out"
+  rc=${PIPESTATUS[0]}
+  ok=$(grep -c '^ok ' "$out"); fails=$(grep -c '^FAIL ' "$out"); skips=$(grep -c '^skip ' "$out")
+  passed=$((passed + ok)); failed=$((failed + fails)); skipped=$((skipped + skips))
+  if [ "$rc" = 77 ] && [ "$fails" = 0 ]; then
+    [ "$skips" -gt 0 ] || { echo "skip $label: exited 77"; skipped=$((skipped + 1)); }
+  elif [ "$rc" != 0 ] && [ "$fails" = 0 ]; then
+    fail "$label" "exited with status $rc$([ "$rc" = 124 ] && echo " (timed out after $limit s)")"
+  elif [ "$rc" = 0 ] && [ "$ok" = 0 ]; then
+    fail "$label" "exited 0 but reported no check"
+  fi
+}
+
+if [ -z "${INTEROP_SERVER:-}" ]; then
+  echo "# cargo build --examples --all-features"
+  cargo build --examples --all-features || fail build "cargo build --examples --all-features"
+fi
+
+for example in ${EXAMPLES:-echo custom_protocol chat}; do
+  start_server "$example" || continue
+  case "$example" in
+    echo)
+      run_client ws_echo.py python3 tests/interop/ws_echo.py
+      run_client ws_echo.mjs node tests/interop/ws_echo.mjs
+      [ "${AUTOBAHN:-0}" != 1 ] || CLIENT_TIMEOUT=900 run_client autobahn python3 tests/interop/autobahn.py ;;
+    custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
+    chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;
+    *) fail "$example" "no interop client for this example" ;;
+  esac
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    fail "$example" "server died during the run; log tail:"; tail -n 20 "$INTEROP_OUT/$example.log" | sed 's/^/#   /'
+  fi
+  stop_server
+done
+
+echo "interop: $passed passed, $failed failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")"
+[ "$failed" = 0 ]
