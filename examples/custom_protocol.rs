@@ -22,12 +22,19 @@ async fn linecount(conn: Upgraded) -> std::io::Result<()> {
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = (&mut conn).take(MAX_LINE + 1).read_until(b'\n', &mut line).await?;
+        let n = (&mut conn)
+            .take(MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .await?;
         if n == 0 {
             return Ok(());
         }
         let Some(content) = line.strip_suffix(b"\n") else {
-            let reason: &[u8] = if n as u64 > MAX_LINE { b"error: line too long\n" } else { b"" };
+            let reason: &[u8] = if n as u64 > MAX_LINE {
+                b"error: line too long\n"
+            } else {
+                b""
+            };
             conn.write_all(reason).await?;
             return conn.shutdown().await;
         };
@@ -35,7 +42,8 @@ async fn linecount(conn: Upgraded) -> std::io::Result<()> {
         if content == b"quit" {
             return conn.shutdown().await;
         }
-        conn.write_all(format!("{}\n", content.len()).as_bytes()).await?;
+        conn.write_all(format!("{}\n", content.len()).as_bytes())
+            .await?;
     }
 }
 

@@ -32,6 +32,14 @@ async fn echo(conn: Upgraded) -> Result<(), Error> {
                 // keep reading until the stream ends so the reply is flushed.
                 Some(Ok(_)) => {}
                 Some(Err(Error::ConnectionClosed | Error::AlreadyClosed)) | None => return Ok(()),
+                // Over the message limit: say so with 1009 (RFC 6455 §7.4.1)
+                // rather than dropping the connection; the rest of the
+                // oversized frame is unread, so the connection ends here.
+                Some(Err(Error::Capacity(e))) => {
+                    let close = CloseFrame { code: CloseCode::Size, reason: e.to_string().into() };
+                    let _ = ws.close(Some(close)).await;
+                    return Ok(());
+                }
                 Some(Err(e)) => return Err(e),
             },
             () = shutdown.wait(), if !shutdown.is_triggered() => {
@@ -57,8 +65,14 @@ async fn main() -> std::io::Result<()> {
     let connections = upgrades.connections();
 
     let app = Router::new()
-        .route("/", get(|| async { "echo server: open a WebSocket on /ws\n" }))
-        .route("/ws", any(|| async { StatusCode::NOT_FOUND }).layer(upgrades));
+        .route(
+            "/",
+            get(|| async { "echo server: open a WebSocket on /ws\n" }),
+        )
+        .route(
+            "/ws",
+            any(|| async { StatusCode::NOT_FOUND }).layer(upgrades),
+        );
 
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;

@@ -49,7 +49,10 @@ impl Rooms {
     /// Forgets a room once its last member has left.
     fn leave(&self, name: &str) {
         let mut rooms = self.rooms.lock().unwrap();
-        if rooms.get(name).is_some_and(|room| room.receiver_count() == 0) {
+        if rooms
+            .get(name)
+            .is_some_and(|room| room.receiver_count() == 0)
+        {
             rooms.remove(name);
         }
     }
@@ -124,7 +127,10 @@ async fn main() -> std::io::Result<()> {
 
     let app = Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
-        .route("/ws", any(|| async { StatusCode::NOT_FOUND }).layer(upgrades));
+        .route(
+            "/ws",
+            any(|| async { StatusCode::NOT_FOUND }).layer(upgrades),
+        );
 
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
