@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
+use tower::Layer;
 use tower::{BoxError, Service};
-use tower_layer::Layer;
 
 use crate::detect::ProtocolToken;
 use crate::error::ConfigError;
@@ -134,13 +134,17 @@ impl<R> UpgradeLayer<R> {
         }) {
             return Err(ConfigError::new(format!("{token:?} is registered twice")));
         }
-        config.registry.entries.push(Registration {
+        let registration = Registration {
             name: parsed.name.into(),
             version: parsed.version.map(Into::into),
             protocol,
             handler: boxed_handler(handler),
             slots: Arc::new(Slots::new(usize::MAX)),
-        });
+        };
+        config
+            .connections
+            .track(registration.token(), &registration.slots);
+        config.registry.entries.push(registration);
         config.offered = config.registry.offered();
         Ok(self)
     }
@@ -275,7 +279,7 @@ impl<R> UpgradeLayer<R> {
             .iter_mut()
             .find(|r| r.token().eq_ignore_ascii_case(token))
             .unwrap_or_else(|| panic!("{token:?} is not a registered protocol"));
-        registration.slots = Arc::new(Slots::new(max));
+        registration.slots = Arc::new(registration.slots.with_max(max));
         self
     }
 

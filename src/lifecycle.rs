@@ -1,7 +1,7 @@
 //! Live upgraded connections: counting, limits, and graceful shutdown.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,8 @@ struct Inner {
     shutdown: CancellationToken,
     active: Arc<AtomicUsize>,
     max: AtomicUsize,
+    /// Each registered protocol's token and count, for `active_for`.
+    protocols: Mutex<Vec<(Box<str>, Arc<AtomicUsize>)>>,
 }
 
 impl Default for Connections {
@@ -44,6 +46,7 @@ impl Default for Connections {
                 shutdown: CancellationToken::new(),
                 active: Arc::new(AtomicUsize::new(0)),
                 max: AtomicUsize::new(usize::MAX),
+                protocols: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -53,6 +56,29 @@ impl Connections {
     /// How many upgraded connections are live now, all protocols together.
     pub fn active(&self) -> usize {
         self.inner.active.load(Ordering::Acquire)
+    }
+
+    /// How many upgraded connections of the registered protocol `token` are
+    /// live now (`0` for a protocol that is not registered).
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new()
+    ///     .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }));
+    /// assert_eq!(layer.connections().active_for("feed/1"), 0);
+    /// ```
+    pub fn active_for(&self, token: &str) -> usize {
+        let protocols = self
+            .inner
+            .protocols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        protocols
+            .iter()
+            .find(|(t, _)| t.eq_ignore_ascii_case(token))
+            .map_or(0, |(_, active)| active.load(Ordering::Acquire))
     }
 
     /// Signals every live handler through its [`ShutdownSignal`], and refuses
@@ -79,6 +105,16 @@ impl Connections {
 
     pub(crate) fn set_max(&self, max: usize) {
         self.inner.max.store(max, Ordering::Release);
+    }
+
+    /// Makes the count of a newly registered protocol visible to `active_for`.
+    pub(crate) fn track(&self, token: String, slots: &Slots) {
+        let mut protocols = self
+            .inner
+            .protocols
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        protocols.push((token.into(), slots.active.clone()));
     }
 
     pub(crate) fn signal(&self) -> ShutdownSignal {
@@ -116,6 +152,14 @@ impl Slots {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             active: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// The same count under another limit.
+    pub(crate) fn with_max(&self, max: usize) -> Self {
+        Self {
+            active: self.active.clone(),
             max,
         }
     }

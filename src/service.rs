@@ -6,13 +6,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use tower_service::Service;
+use tower::Service;
 
 use crate::body::ResponseBody;
 use crate::detect::detect;
 use crate::future::ResponseFuture;
 use crate::layer::Config;
-use crate::rejection::{self, RenderRejection, UpgradeRequired};
+use crate::rejection::{self, PlainTextRejection, RenderRejection, UpgradeRequired};
 use crate::switch::switch;
 
 /// Middleware that accepts protocol upgrades; built by
@@ -30,7 +30,7 @@ use crate::switch::switch;
 /// # let _ = inner;
 /// ```
 #[derive(Clone)]
-pub struct Upgrade<S, R> {
+pub struct Upgrade<S, R = PlainTextRejection> {
     pub(crate) inner: S,
     pub(crate) config: Arc<Config>,
     pub(crate) renderer: R,

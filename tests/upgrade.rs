@@ -527,7 +527,9 @@ async fn extensions_set_by_earlier_layers_reach_the_handler() {
 async fn connection_limits_answer_503_with_retry_after() {
     let layer = UpgradeLayer::new()
         .protocol("held", service_fn(raw_echo))
+        .protocol("other", service_fn(raw_echo))
         .max_connections(1)
+        .max_connections_for("other", 5)
         .retry_after(Duration::from_secs(7));
     let connections = layer.connections();
     let app = layer.layer(inner());
@@ -545,6 +547,8 @@ async fn connection_limits_answer_503_with_retry_after() {
     let mut line = String::new();
     first_io.read_line(&mut line).await.unwrap();
     assert_eq!(connections.active(), 1);
+    assert_eq!(connections.active_for("held"), 1);
+    assert_eq!(connections.active_for("other"), 0);
 
     let second = testing::send(app.clone(), request()).await.unwrap();
     assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
