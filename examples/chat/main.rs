@@ -19,7 +19,9 @@ use axum::Router;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::broadcast;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{Error, Message};
 use tower::service_fn;
 use tower_upgrade::websocket::WebSocket;
 use tower_upgrade::{UpgradeLayer, Upgraded};
@@ -63,7 +65,7 @@ struct Params {
     room: Option<String>,
 }
 
-async fn member(rooms: Rooms, conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+async fn member(rooms: Rooms, conn: Upgraded) -> Result<(), Error> {
     let room = Query::<Params>::try_from_uri(&conn.parts().uri)
         .ok()
         .and_then(|q| q.0.room)
@@ -83,6 +85,12 @@ async fn member(rooms: Rooms, conn: Upgraded) -> Result<(), tokio_tungstenite::t
                     let _ = room_tx.send(format!("{guest}: {}", text.as_str()).into());
                 }
                 Some(Ok(_)) => {}
+                // Over MAX_MESSAGE: close with 1009 (RFC 6455 §7.4.1).
+                Some(Err(Error::Capacity(e))) => {
+                    let close = CloseFrame { code: CloseCode::Size, reason: e.to_string().into() };
+                    let _ = ws_tx.send(Message::Close(Some(close))).await;
+                    break Ok(());
+                }
                 Some(Err(e)) => break Err(e),
                 None => break Ok(()),
             },
