@@ -14,7 +14,6 @@
 //! ```
 
 #[path = "../tests/support/h2.rs"]
-#[allow(dead_code)]
 mod h2;
 
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! identifier of 1 ... and is half-closed from the client's side").
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{CONNECTION, HOST, TE};
+use http::header::{CONNECTION, EXPECT, HOST, TE};
 use http::request::Parts;
 use http::{HeaderName, Method};
 
@@ -114,6 +114,12 @@ fn header_block(parts: &Parts) -> BytesMut {
         if name == TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
             continue;
         }
+        // The body is all here; `100 Continue` went out over HTTP/1.1 when
+        // it was read, and asking again would have hyper send a second one
+        // on stream 1.
+        if name == EXPECT {
+            continue;
+        }
         literal(&mut block, name.as_str().as_bytes(), value.as_bytes());
     }
     block
@@ -205,6 +211,7 @@ mod tests {
             .header("keep-alive", "timeout=5")
             .header("x-hop", "1")
             .header("te", "gzip")
+            .header("expect", "100-continue")
             .header("content-length", "5")
             .header("accept", "*/*")
             .body(())
