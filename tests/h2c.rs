@@ -366,3 +366,26 @@ async fn shutdown_sends_goaway_and_streams_in_flight_finish() {
             .await
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_silent_after_the_switch_is_closed() {
+    // Virtual time: the clock jumps ahead while every task waits, so the
+    // 10-second preface timeout passes at once and deterministically.
+    let server = server();
+    let mut io = testing::connect(server.app.clone());
+    io.write_all(&upgrade_request("GET", "/", &[], b""))
+        .await
+        .unwrap();
+    let (status, _, _) = support::h2::read_head(&mut io).await;
+    assert_eq!(status, 101);
+    assert_eq!(server.connections.active(), 1);
+    assert!(
+        server
+            .connections
+            .wait_closed(Duration::from_secs(3600))
+            .await
+    );
+    assert_eq!(server.connections.active(), 0);
+    let mut rest = Vec::new();
+    io.read_to_end(&mut rest).await.unwrap();
+}

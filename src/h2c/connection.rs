@@ -1,5 +1,7 @@
 //! Serving HTTP/2 on the upgraded connection with hyper's server.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::{HeaderName, Request, Response};
 use hyper::server::conn::http2;
@@ -17,7 +19,11 @@ pub(crate) const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-set
 /// Runs one h2c connection to its end: stream 1 answers the upgrade
 /// request, later streams are served as usual, and a shutdown signal sends
 /// GOAWAY and lets the streams in flight finish.
-pub(crate) async fn serve_upgraded<S, B>(mut upgraded: Upgraded, service: S) -> Result<(), BoxError>
+pub(crate) async fn serve_upgraded<S, B>(
+    mut upgraded: Upgraded,
+    service: S,
+    preface_timeout: Duration,
+) -> Result<(), BoxError>
 where
     S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -35,7 +41,7 @@ where
     let body = std::mem::take(&mut upgraded.body);
     let stream1 = request_frames(upgraded.parts(), &body);
     let shutdown = upgraded.shutdown_signal();
-    let io = TokioIo::new(Preface::new(upgraded, settings, stream1));
+    let io = TokioIo::new(Preface::new(upgraded, settings, stream1, preface_timeout));
 
     let mut builder = http2::Builder::new(TokioExecutor::new());
     // RFC 8441: WebSocket over this connection works as it does over TLS.

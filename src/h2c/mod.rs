@@ -85,6 +85,7 @@ mod settings;
 mod stream1;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::CONNECTION;
@@ -124,12 +125,37 @@ use settings::ClientSettings;
 #[must_use]
 pub struct H2c<S> {
     service: S,
+    preface_timeout: Duration,
 }
+
+/// How long after the `101` the client has to send the HTTP/2 connection
+/// preface, by default.
+pub const DEFAULT_PREFACE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl<S> H2c<S> {
     /// h2c, answering HTTP/2 requests with `service`.
     pub fn new(service: S) -> Self {
-        Self { service }
+        Self {
+            service,
+            preface_timeout: DEFAULT_PREFACE_TIMEOUT,
+        }
+    }
+
+    /// How long after the `101` the client has to send its connection
+    /// preface and first SETTINGS (RFC 7540 §3.5) before the connection is
+    /// closed; 10 s by default.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::Router;
+    /// use tower_upgrade::h2c::H2c;
+    ///
+    /// let h2c = H2c::new(Router::<()>::new()).preface_timeout(Duration::from_secs(2));
+    /// # let _ = h2c;
+    /// ```
+    pub fn preface_timeout(mut self, timeout: Duration) -> Self {
+        self.preface_timeout = timeout;
+        self
     }
 }
 
@@ -207,9 +233,13 @@ impl<R> UpgradeLayer<R> {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let service = h2c.service;
-        let handler =
-            service_fn(move |upgraded: Upgraded| serve_upgraded(upgraded, service.clone()));
+        let H2c {
+            service,
+            preface_timeout,
+        } = h2c;
+        let handler = service_fn(move |upgraded: Upgraded| {
+            serve_upgraded(upgraded, service.clone(), preface_timeout)
+        });
         self.register("h2c", Arc::new(Check), handler)
             .unwrap_or_else(|e| panic!("{e}"))
     }

@@ -3,12 +3,15 @@
 //! `HTTP2-Settings` values merged in, then the upgrade request on stream 1,
 //! then whatever the client sends next.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
 use super::settings::ClientSettings;
 use super::stream1::{frame_header, MAX_FRAME_SIZE, SETTINGS};
@@ -28,11 +31,12 @@ pub(crate) struct Preface<IO> {
 
 #[derive(Debug)]
 enum State {
-    /// Gathering the preface and the first frame.
+    /// Gathering the preface and the first frame, until the deadline.
     Reading {
         buf: BytesMut,
         settings: ClientSettings,
         stream1: Bytes,
+        deadline: Pin<Box<Sleep>>,
     },
     /// Handing out bytes prepared here, before reading on.
     Replaying(Bytes),
@@ -50,13 +54,17 @@ enum Parsed {
 }
 
 impl<IO> Preface<IO> {
-    pub(crate) fn new(io: IO, settings: ClientSettings, stream1: Bytes) -> Self {
+    /// `timeout` bounds the wait for the preface: after the 101 a client
+    /// that sends nothing would otherwise hold the connection (and its
+    /// place in the connection limits) for good.
+    pub(crate) fn new(io: IO, settings: ClientSettings, stream1: Bytes, timeout: Duration) -> Self {
         Self {
             io,
             state: State::Reading {
                 buf: BytesMut::with_capacity(256),
                 settings,
                 stream1,
+                deadline: Box::pin(tokio::time::sleep(timeout)),
             },
         }
     }
@@ -152,6 +160,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Preface<IO> {
                     buf,
                     settings,
                     stream1,
+                    deadline,
                 } => match parse(buf) {
                     Parsed::Settings(end) => {
                         let buf = std::mem::take(buf);
@@ -162,6 +171,12 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Preface<IO> {
                         this.state = State::Replaying(buf);
                     }
                     Parsed::NeedMore => {
+                        if deadline.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "no HTTP/2 preface in time after the switch",
+                            )));
+                        }
                         let mut chunk = [0u8; 4096];
                         let mut read = ReadBuf::new(&mut chunk);
                         ready!(Pin::new(&mut this.io).poll_read(cx, &mut read))?;
@@ -236,7 +251,12 @@ mod tests {
             .flat_map(|(id, v)| id.to_be_bytes().into_iter().chain(v.to_be_bytes()))
             .collect();
         let settings = ClientSettings::parse(&payload).unwrap();
-        let mut preface = Preface::new(server, settings, Bytes::copy_from_slice(stream1));
+        let mut preface = Preface::new(
+            server,
+            settings,
+            Bytes::copy_from_slice(stream1),
+            Duration::from_secs(3600),
+        );
         for chunk in chunks {
             client.write_all(chunk).await.unwrap();
             tokio::task::yield_now().await;
@@ -273,6 +293,20 @@ mod tests {
             let out = through(&[sent], &[(4, 5)], b"STREAM1").await;
             assert_eq!(out, sent);
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_sends_no_preface_times_out() {
+        let (_client, server) = tokio::io::duplex(64);
+        let mut preface = Preface::new(
+            server,
+            ClientSettings::default(),
+            Bytes::new(),
+            Duration::from_secs(10),
+        );
+        let mut out = Vec::new();
+        let error = preface.read_to_end(&mut out).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
     }
 
     #[tokio::test]
