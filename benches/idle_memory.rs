@@ -21,7 +21,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tower::service_fn;
 use tower_upgrade::websocket::WebSocket;
-use tower_upgrade::{UpgradeLayer, Upgraded};
+use tower_upgrade::UpgradeLayer;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::ws_echo as echo;
 
 const SERVERS: [&str; 3] = [
     "tower-upgrade",
@@ -122,17 +126,6 @@ fn rss_kib(pid: u32) -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS in /proc/PID/status")
-}
-
-async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let mut ws = conn.into_tungstenite().await;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_text() || message.is_binary() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
 }
 
 async fn axum_echo(mut ws: axum::extract::ws::WebSocket) {

@@ -76,7 +76,7 @@ impl Default for UpgradeLayer {
     }
 }
 
-impl std::fmt::Debug for UpgradeLayer {
+impl<R> std::fmt::Debug for UpgradeLayer<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpgradeLayer")
             .field("offered", &self.config.offered)

@@ -50,9 +50,15 @@ macro_rules! rejection {
 
 rejection!(
     /// The server cannot switch protocols on this connection: the request
-    /// carries no upgrade handle. This happens when hyper serves the
-    /// connection without `with_upgrades()`, or when the service is called
-    /// outside of a hyper server. `501 Not Implemented`.
+    /// carries no upgrade handle, as when the service is called outside of a
+    /// hyper server, or by a server that does not support upgrades.
+    /// `501 Not Implemented`.
+    ///
+    /// hyper's HTTP/1 server gives a handle even when the connection is
+    /// served without `with_upgrades()`; there the `101` is sent, the switch
+    /// fails, and the connection closes (it never hangs). Serve with
+    /// `serve_connection_with_upgrades` (hyper-util's auto builder, or
+    /// `axum::serve`) or `with_upgrades()`.
     ConnectionNotUpgradable,
     NOT_IMPLEMENTED,
     "this connection cannot be upgraded: the server was not started with upgrade support"

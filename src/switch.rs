@@ -105,8 +105,12 @@ where
     #[cfg(feature = "websocket")]
     let frame_limits = accepted.frame_limits;
     let negotiated = accepted.negotiated;
-    let path = parts.uri.path().to_owned();
-    let span = tracing::info_span!("upgraded", protocol = %negotiated.protocol(), path = %path);
+    let span = tracing::info_span!(
+        "upgraded",
+        protocol = %negotiated.protocol(),
+        path = %parts.uri.path(),
+        http2 = negotiated.is_http2(),
+    );
     let task = async move {
         let _admission = admission;
         let io = match tokio::time::timeout(timeout, on_upgrade).await {

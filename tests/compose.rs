@@ -17,18 +17,10 @@ use tower_http::cors::CorsLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_upgrade::websocket::WebSocket;
-use tower_upgrade::{UpgradeLayer, Upgraded};
+use tower_upgrade::UpgradeLayer;
 
-async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let mut ws = conn.into_tungstenite().await;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_text() || message.is_binary() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
-}
+mod common;
+use common::ws_echo as echo;
 
 fn upgrades() -> UpgradeLayer {
     UpgradeLayer::new().websocket(WebSocket::new(), service_fn(echo))

@@ -21,6 +21,9 @@ use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::websocket::WebSocket;
 use tower_upgrade::{Rejection, UpgradeLayer, Upgraded};
 
+mod common;
+use common::ws_echo;
+
 type Inner = tower::util::BoxCloneSyncService<Request<TestBody>, Response<String>, Infallible>;
 
 /// An inner service that says what it saw.
@@ -36,17 +39,6 @@ fn inner() -> Inner {
             String::from_utf8_lossy(&body)
         )))
     }))
-}
-
-async fn ws_echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
-    let mut ws = conn.into_tungstenite().await;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_text() || message.is_binary() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
 }
 
 /// Echoes raw bytes; first writes the protocol token it was given.

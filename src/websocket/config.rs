@@ -115,9 +115,9 @@ impl WebSocket {
 /// 64 MiB messages, which axum 0.8 uses) cost about 135 KiB of server memory
 /// per idle connection that has carried a message, and let one client make
 /// the server hold 64 MiB. With these defaults an idle connection costs about
-/// 19 KiB, so 10,000 of them fit in about 190 MiB; measured with
-/// `cargo bench --bench idle_memory` (2,000 connections, resident memory of
-/// the server process). Messages are bounded to 1 MiB: raise the limits per
+/// 19 KiB, so 10,000 of them fit in about 185 MiB; measured with
+/// `IDLE_CONNECTIONS=10000 cargo bench --bench idle_memory` (resident memory
+/// of the server process). Messages are bounded to 1 MiB: raise the limits per
 /// registration when a protocol needs larger messages.
 ///
 /// ```
