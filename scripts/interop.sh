@@ -11,6 +11,7 @@
 #      AUTOBAHN=1     also run the Autobahn fuzzingclient against `echo`
 #      EXAMPLES="echo chat"   run only these examples
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
+#      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root" || exit 1
@@ -78,7 +79,7 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo custom_protocol chat}; do
+for example in ${EXAMPLES:-echo custom_protocol chat h2c}; do
   start_server "$example" || continue
   case "$example" in
     echo)
@@ -87,6 +88,10 @@ for example in ${EXAMPLES:-echo custom_protocol chat}; do
       [ "${AUTOBAHN:-0}" != 1 ] || CLIENT_TIMEOUT=900 run_client autobahn python3 tests/interop/autobahn.py ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
     chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;
+    h2c)
+      run_client h2c_curl.sh bash tests/interop/h2c_curl.sh
+      run_client h2c_nghttp.sh bash tests/interop/h2c_nghttp.sh
+      run_client h2c_client.py python3 tests/interop/h2c_client.py ;;
     *) fail "$example" "no interop client for this example" ;;
   esac
   if ! kill -0 "$server_pid" 2>/dev/null; then
@@ -95,5 +100,5 @@ for example in ${EXAMPLES:-echo custom_protocol chat}; do
   stop_server
 done
 
-echo "interop: $passed passed, $failed failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")"
+echo "${INTEROP_LABEL:-interop}: $passed passed, $failed failed$([ "$skipped" = 0 ] || echo ", $skipped skipped")"
 [ "$failed" = 0 ]

@@ -234,8 +234,11 @@ impl<R> UpgradeLayer<R> {
 
     /// The largest request body read before switching (64 KiB by default).
     /// RFC 9110 §7.8 has the server read the whole request before it switches;
-    /// a larger body gets `413` and no switch. The body is never passed to the
-    /// new protocol.
+    /// a larger body gets `413` and no switch. The body is not passed to the
+    /// new protocol, except to h2c, which answers the request itself on
+    /// stream 1: there a body over the bound (or of undeclared length) is not
+    /// read at all, and the request reaches the inner service over HTTP/1.1
+    /// instead (see [`h2c`](crate::h2c) with the `h2c` feature).
     pub fn max_request_body(mut self, bytes: usize) -> Self {
         self.config_mut().max_request_body = bytes;
         self

@@ -8,11 +8,18 @@ mod detect;
 mod error;
 mod extensions;
 mod future;
+#[cfg(feature = "h2c")]
+#[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
+pub mod h2c;
 mod layer;
 mod lifecycle;
 mod protocol;
 mod registry;
 mod rejection;
+#[cfg(any(feature = "h2c", feature = "serve"))]
+mod request_body;
+#[cfg(feature = "serve")]
+mod serve;
 mod service;
 mod switch;
 #[cfg(feature = "test-util")]
@@ -36,5 +43,11 @@ pub use rejection::{
     PlainTextRejection, Rejection, RenderRejection, TooManyConnections,
     UnsupportedWebSocketVersion, UpgradeRequired,
 };
+#[cfg(any(feature = "h2c", feature = "serve"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "h2c", feature = "serve"))))]
+pub use request_body::RequestBody;
+#[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
+pub use serve::{serve, Serve, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use service::Upgrade;
 pub use upgraded::{Negotiated, Upgraded};

@@ -80,23 +80,36 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// Picks a registration for `req` and returns it with the exact token the
-    /// client sent. Allocates nothing.
-    pub(crate) fn select<'r, B>(&self, req: &'r Request<B>, via: Via) -> Option<(usize, &'r str)> {
+    /// client sent. `takes` may pass over a registration for one offer (a
+    /// protocol that declines it); the choice then goes on to the next.
+    /// Allocates nothing.
+    pub(crate) fn select<'r, B>(
+        &self,
+        req: &'r Request<B>,
+        via: Via,
+        mut takes: impl FnMut(&Registration, &str) -> bool,
+    ) -> Option<(usize, &'r str)> {
         match via {
             Via::Http2Connect => {
                 let raw = connect_protocol(req)?;
                 let token = ProtocolToken::parse(raw)?;
-                let index = self.entries.iter().position(|r| r.matches(&token))?;
+                let index = self
+                    .entries
+                    .iter()
+                    .position(|r| r.matches(&token) && takes(r, raw))?;
                 Some((index, raw))
             }
             Via::Http1 => match self.preference {
                 Preference::Server => self.entries.iter().enumerate().find_map(|(index, reg)| {
                     offered_protocols(req.headers())
-                        .find(|(_, token)| reg.matches(token))
+                        .find(|(raw, token)| reg.matches(token) && takes(reg, raw))
                         .map(|(raw, _)| (index, raw))
                 }),
                 Preference::Client => offered_protocols(req.headers()).find_map(|(raw, token)| {
-                    let index = self.entries.iter().position(|r| r.matches(&token))?;
+                    let index = self
+                        .entries
+                        .iter()
+                        .position(|r| r.matches(&token) && takes(r, raw))?;
                     Some((index, raw))
                 }),
             },
@@ -151,7 +164,7 @@ mod tests {
             builder = builder.header("upgrade", *line);
         }
         let req = builder.body(()).unwrap();
-        reg.select(&req, Via::Http1)
+        reg.select(&req, Via::Http1, |_, _| true)
             .map(|(i, raw)| (i, raw.to_owned()))
     }
 

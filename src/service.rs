@@ -12,6 +12,7 @@ use crate::body::ResponseBody;
 use crate::detect::detect;
 use crate::future::ResponseFuture;
 use crate::layer::Config;
+use crate::protocol::Offer;
 use crate::rejection::{self, PlainTextRejection, RenderRejection, UpgradeRequired};
 use crate::switch::switch;
 
@@ -80,7 +81,26 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let selected = detect(&req).and_then(|via| {
-            let (index, token) = self.config.registry.select(&req, via)?;
+            let body_len = req.body().size_hint().exact();
+            let (index, token) =
+                self.config
+                    .registry
+                    .select(&req, via, |registration, token| {
+                        let offer = Offer {
+                            token,
+                            via,
+                            headers: req.headers(),
+                            body_len,
+                            max_request_body: self.config.max_request_body,
+                        };
+                        match registration.protocol.declines(&offer) {
+                            None => true,
+                            Some(reason) => {
+                                tracing::debug!(protocol = token, reason, "upgrade declined");
+                                false
+                            }
+                        }
+                    })?;
             Some((via, index, token.to_owned()))
         });
         match selected {

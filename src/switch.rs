@@ -63,13 +63,19 @@ where
     // RFC 9110 §7.8: the switch takes effect after the request is complete,
     // so the body is read to its end first (polling it is also what makes
     // hyper send `100 Continue` for `Expect: 100-continue`). The bytes are
-    // dropped: the new protocol starts after the request, not inside it.
+    // dropped unless the protocol answers the request itself (h2c does, on
+    // stream 1): otherwise the new protocol starts after the request.
     let read = Limited::new(body, config.max_request_body).collect();
-    match tokio::time::timeout(config.handshake_timeout, read).await {
-        Ok(Ok(_)) => {}
+    let body = match tokio::time::timeout(config.handshake_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(BodyTooLarge.into()),
         Ok(Err(_)) | Err(_) => return Err(InvalidBody.into()),
-    }
+    };
+    let body = if registration.protocol.keeps_body() {
+        body
+    } else {
+        Bytes::new()
+    };
 
     let admission = config
         .connections
@@ -118,12 +124,12 @@ where
                 return;
             }
         };
-        #[allow(unused_mut)]
         let mut upgraded = Upgraded::new(io, parts, negotiated, shutdown);
         #[cfg(feature = "websocket")]
         {
             upgraded.frame_limits = frame_limits;
         }
+        upgraded.body = body;
         tracing::debug!("connection upgraded");
         match handler.oneshot(upgraded).await {
             Ok(()) => tracing::debug!("handler finished"),

@@ -48,6 +48,9 @@ pub struct Upgraded {
     shutdown: ShutdownSignal,
     #[cfg(feature = "websocket")]
     pub(crate) frame_limits: Option<crate::websocket::FrameLimits>,
+    /// The request body, for protocols that keep it (`Protocol::keeps_body`).
+    #[cfg_attr(not(feature = "h2c"), allow(dead_code))]
+    pub(crate) body: bytes::Bytes,
 }
 
 impl Upgraded {
@@ -64,6 +67,7 @@ impl Upgraded {
             shutdown,
             #[cfg(feature = "websocket")]
             frame_limits: None,
+            body: bytes::Bytes::new(),
         }
     }
 

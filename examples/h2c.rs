@@ -1,0 +1,51 @@
+//! One router over HTTP/1.1, the h2c upgrade and prior-knowledge h2c.
+//!
+//! `GET /` answers the same fixed text over every protocol version, and
+//! `POST /echo` echoes the request body.
+//!
+//! ```sh
+//! cargo run --example h2c --features h2c,serve
+//! curl http://127.0.0.1:3000/                              # HTTP/1.1
+//! curl --http2 -w '%{http_version}\n' http://127.0.0.1:3000/  # Upgrade: h2c
+//! curl --http2-prior-knowledge http://127.0.0.1:3000/      # h2c, no upgrade
+//! curl --http2 -d 'hello' http://127.0.0.1:3000/echo
+//! nghttp -uv http://127.0.0.1:3000/
+//! ```
+//!
+//! Ctrl-C shuts down gracefully: HTTP/2 connections, upgraded or not, get
+//! GOAWAY and finish their streams.
+
+use axum::body::Bytes;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_upgrade::h2c::H2c;
+use tower_upgrade::UpgradeLayer;
+
+/// The body of `GET /`, byte for byte the same over every protocol.
+const HELLO: &str = "hello from tower-upgrade\n";
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+
+    let routes = Router::new()
+        .route("/", get(|| async { HELLO }))
+        .route("/echo", post(|body: Bytes| async move { body }));
+    // h2c answers with the same routes; see the h2c module docs for when the
+    // upgrade is safe to turn on (not behind a proxy that forwards Upgrade).
+    let layer = UpgradeLayer::new().h2c(H2c::new(routes.clone()));
+    let upgraded = layer.connections();
+    let app = routes.layer(layer);
+
+    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!("h2c example listening on http://{}", listener.local_addr()?);
+    tower_upgrade::serve(listener, app)
+        .upgraded(upgraded)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}

@@ -1,0 +1,240 @@
+//! [`serve`]: an accept loop in the spirit of `axum::serve`, that speaks
+//! HTTP/1.1 with upgrades, prior-knowledge h2c and HTTP/2 extended CONNECT,
+//! and shuts down gracefully, upgraded connections included.
+
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tower::BoxError;
+
+use crate::lifecycle::Connections;
+use crate::request_body::{hyper_service, RequestBody};
+
+/// How long a graceful shutdown waits for connections to finish by default.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Serves `service` on every connection `listener` accepts.
+///
+/// Each connection speaks HTTP/1.1 or HTTP/2, told apart by its first bytes,
+/// so HTTP/2 clients with prior knowledge (`curl --http2-prior-knowledge`,
+/// `h2load`) are served without any upgrade. HTTP/1.1 connections can be
+/// upgraded (the [`UpgradeLayer`](crate::UpgradeLayer) needs that), and HTTP/2
+/// connections accept extended CONNECT (RFC 8441), so WebSocket over HTTP/2
+/// works. The future resolves on an error of the listener that is not about
+/// one connection, or after a graceful shutdown.
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+/// use tower_upgrade::{h2c::H2c, UpgradeLayer};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let routes: Router = Router::new().route("/", get(|| async { "hello" }));
+/// let layer = UpgradeLayer::new().h2c(H2c::new(routes.clone()));
+/// let upgraded = layer.connections();
+/// let app = routes.layer(layer);
+///
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// tower_upgrade::serve(listener, app)
+///     .upgraded(upgraded)
+///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap() })
+///     .await
+/// # }
+/// ```
+pub fn serve<S, B>(listener: TcpListener, service: S) -> Serve<S>
+where
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    Serve {
+        listener,
+        service,
+        upgraded: Vec::new(),
+        signal: None,
+        shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+    }
+}
+
+/// The server [`serve`] builds; `.await` it to run.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// tower_upgrade::serve(listener, app)
+///     .shutdown_timeout(Duration::from_secs(5))
+///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap() })
+///     .await
+/// # }
+/// ```
+#[must_use = "a server does nothing until awaited"]
+pub struct Serve<S> {
+    listener: TcpListener,
+    service: S,
+    upgraded: Vec<Connections>,
+    signal: Option<Signal>,
+    shutdown_timeout: Duration,
+}
+
+impl<S> std::fmt::Debug for Serve<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serve")
+            .field("listener", &self.listener)
+            .field("graceful", &self.signal.is_some())
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Serve<S> {
+    /// Also shuts down these upgraded connections (from
+    /// [`UpgradeLayer::connections`](crate::UpgradeLayer::connections)) on a
+    /// graceful shutdown, and waits for them: each handler gets its
+    /// [`ShutdownSignal`](crate::ShutdownSignal); an h2c connection sends
+    /// GOAWAY and finishes the streams in flight. Call it once per layer.
+    pub fn upgraded(mut self, connections: Connections) -> Self {
+        self.upgraded.push(connections);
+        self
+    }
+
+    /// Shuts down when `signal` resolves: stops accepting, lets requests in
+    /// flight finish (HTTP/2 connections get GOAWAY), signals the
+    /// [`upgraded`](Self::upgraded) connections, and resolves once all are
+    /// gone or the [`shutdown_timeout`](Self::shutdown_timeout) has passed.
+    pub fn with_graceful_shutdown<F>(mut self, signal: F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.signal = Some(Box::pin(signal));
+        self
+    }
+
+    /// How long a graceful shutdown waits for connections to finish (30 s
+    /// by default); those left are then dropped.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl<S, B> IntoFuture for Serve<S>
+where
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(run(self))
+    }
+}
+
+async fn run<S, B>(serve: Serve<S>) -> io::Result<()>
+where
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let Serve {
+        listener,
+        service,
+        upgraded,
+        signal,
+        shutdown_timeout,
+    } = serve;
+    let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
+    let graceful = GracefulShutdown::new();
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) if is_connection_error(&error) => continue,
+                Err(error) => {
+                    // Out of file descriptors and the like: wait for some
+                    // connections to close rather than spin.
+                    tracing::error!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        // Small HTTP/2 frames go out at once rather than waiting on Nagle.
+        let _ = stream.set_nodelay(true);
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service(service.clone()))
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+
+    drop(listener);
+    for connections in &upgraded {
+        connections.shutdown();
+    }
+    let http = async {
+        if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("HTTP connections still open after the shutdown timeout");
+        }
+    };
+    let upgrades = async {
+        for connections in &upgraded {
+            if !connections.wait_closed(shutdown_timeout).await {
+                tracing::warn!("upgraded connections still open after the shutdown timeout");
+            }
+        }
+    };
+    tokio::join!(http, upgrades);
+    Ok(())
+}
+
+/// Errors about one incoming connection, which say nothing about the
+/// listener.
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
