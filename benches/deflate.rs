@@ -262,7 +262,9 @@ async fn throughput(server: Server, payload: Payload, count: usize) -> Run {
             assert_eq!(ws.next().await.unwrap().unwrap().len(), m.len());
         }
     } else {
-        let options = Options::default().with_low_latency_compression();
+        let options = Options::default()
+            .with_low_latency_compression()
+            .with_compression_threshold(1);
         let mut ws = yawc::WebSocket::from_stream_with_extensions(
             io,
             Role::Client,

@@ -161,8 +161,9 @@ impl DeflateConfig {
         Ok(self)
     }
 
-    /// Messages shorter than `bytes` are sent uncompressed (RFC 7692 §6 lets
-    /// each message choose). 0 by default: every message is compressed.
+    /// Messages shorter than `bytes` are sent uncompressed (RFC 7692 §6.1
+    /// lets each message choose). 0 by default: every message is compressed,
+    /// except empty ones.
     pub fn compression_threshold(mut self, bytes: usize) -> Self {
         self.threshold = bytes;
         self

@@ -96,7 +96,12 @@ impl Upgraded {
             (Some(agreed), Some(config)) => {
                 options.compression = Some(DeflateOptions {
                     level: CompressionLevel::new(config.level),
-                    compression_threshold: config.threshold,
+                    // An empty message gains nothing from compression, and
+                    // yawc 0.5 never finishes compressing one once its
+                    // context holds an earlier message (the sync flush
+                    // writes nothing new): send it uncompressed (RFC 7692
+                    // §6.1 lets every message choose).
+                    compression_threshold: config.threshold.max(1),
                     // Used only by a direction without context takeover:
                     // its state is borrowed for one message at a time.
                     pool: Some(config.pool.clone()),
