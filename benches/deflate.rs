@@ -71,14 +71,16 @@ enum Server {
     Yawc,
     Deflate,
     DeflateNoContext,
+    DeflateSmallWindows,
 }
 
 impl Server {
-    const ALL: [Server; 4] = [
+    const ALL: [Server; 5] = [
         Self::Tungstenite,
         Self::Yawc,
         Self::Deflate,
         Self::DeflateNoContext,
+        Self::DeflateSmallWindows,
     ];
 
     fn name(self) -> &'static str {
@@ -87,6 +89,7 @@ impl Server {
             Self::Yawc => "yawc, no deflate",
             Self::Deflate => "yawc + deflate",
             Self::DeflateNoContext => "yawc + deflate, no context takeover",
+            Self::DeflateSmallWindows => "yawc + deflate, 10-bit windows",
         }
     }
 
@@ -107,6 +110,16 @@ impl Server {
                     DeflateConfig::new()
                         .server_no_context_takeover(true)
                         .client_no_context_takeover(true),
+                ),
+                service_fn(common::ws_echo_yawc),
+            ),
+            Self::DeflateSmallWindows => UpgradeLayer::new().websocket(
+                WebSocket::new().permessage_deflate(
+                    DeflateConfig::new()
+                        .server_max_window_bits(10)
+                        .unwrap()
+                        .client_max_window_bits(10)
+                        .unwrap(),
                 ),
                 service_fn(common::ws_echo_yawc),
             ),
@@ -234,7 +247,7 @@ async fn throughput(server: Server, payload: Payload, count: usize) -> Run {
     let (agreed, io) = handshake(server.app()).await;
     assert_eq!(
         agreed.is_some(),
-        matches!(server, Server::Deflate | Server::DeflateNoContext)
+        !matches!(server, Server::Tungstenite | Server::Yawc)
     );
     let (sent, received) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let io = Counted {
@@ -323,10 +336,11 @@ async fn read_frame(io: &mut TestIo) {
     io.read_exact(&mut payload).await.unwrap();
 }
 
-/// The first message of a fresh deflate context (valid for any agreed
-/// parameters with 15-bit windows), as a yawc client compresses it.
-async fn compressed_payload(text: &str) -> Vec<u8> {
-    let (agreed, io) = handshake(Server::Deflate.app()).await;
+/// The first message of a fresh deflate context, compressed with the window
+/// `kind` agrees to (a server-role compressor uses the server's window; the
+/// rows here use the same size both ways).
+async fn compressed_payload(kind: Server, text: &str) -> Vec<u8> {
+    let (agreed, io) = handshake(kind.app()).await;
     let (mut client, server) = tokio::io::duplex(1 << 20);
     let mut ws = yawc::WebSocket::from_stream_with_extensions(
         server,
@@ -355,7 +369,12 @@ async fn compressed_payload(text: &str) -> Vec<u8> {
 
 /// Live heap per connection after one message each way, server side (the
 /// client end is a bare pipe).
-async fn memory(server: Server, compressed: &[u8], plain: &[u8]) -> f64 {
+async fn memory(server: Server, plain: &str) -> f64 {
+    let compressed = match server {
+        Server::Tungstenite | Server::Yawc => Vec::new(),
+        _ => compressed_payload(server, plain).await,
+    };
+    let plain = plain.as_bytes();
     let mut held = Vec::with_capacity(MEMORY_CONNECTIONS);
     let app = server.app();
     // Warm up: the registration's shared state (the pool) is not per connection.
@@ -371,7 +390,7 @@ async fn memory(server: Server, compressed: &[u8], plain: &[u8]) -> f64 {
     for _ in 0..MEMORY_CONNECTIONS {
         let (agreed, mut io) = handshake(app.clone()).await;
         let frame = match agreed {
-            Some(_) => client_frame(0x1, true, compressed),
+            Some(_) => client_frame(0x1, true, &compressed),
             None => client_frame(0x1, false, plain),
         };
         io.write_all(&frame).await.unwrap();
@@ -434,7 +453,6 @@ fn main() {
     }
 
     let text = json(0);
-    let compressed = runtime.block_on(compressed_payload(&text));
     println!(
         "\nheap per connection, after one 4 KiB JSON message each way ({MEMORY_CONNECTIONS} connections;"
     );
@@ -445,7 +463,7 @@ fn main() {
     );
     let results: Vec<f64> = Server::ALL
         .iter()
-        .map(|&server| runtime.block_on(memory(server, &compressed, text.as_bytes())))
+        .map(|&server| runtime.block_on(memory(server, &text)))
         .collect();
     for (server, kib) in Server::ALL.iter().zip(&results) {
         println!(
