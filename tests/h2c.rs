@@ -187,9 +187,15 @@ async fn concurrent_streams_after_the_switch() {
 #[tokio::test]
 async fn a_bad_preface_closes_only_that_connection() {
     let server = server();
-    for garbage in [
-        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x01\0\0\0\0\0",
+    for (garbage, reason) in [
+        (
+            &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            &b"invalid connection preface"[..],
+        ),
+        (
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x01\0\0\0\0\0",
+            b"the connection preface must end with a SETTINGS frame",
+        ),
     ] {
         let mut io = testing::connect(server.app.clone());
         io.write_all(&upgrade_request("GET", "/", &[], b""))
@@ -198,10 +204,16 @@ async fn a_bad_preface_closes_only_that_connection() {
         let (status, _, _) = support::h2::read_head(&mut io).await;
         assert_eq!(status, 101);
         io.write_all(garbage).await.unwrap();
-        // The server answers with its SETTINGS and perhaps a GOAWAY, then
-        // closes; it never answers stream 1.
+        // The server's SETTINGS, then GOAWAY(PROTOCOL_ERROR) with the reason
+        // (RFC 7540 §3.5), then it closes; it never answers stream 1.
         let mut rest = Vec::new();
         io.read_to_end(&mut rest).await.unwrap();
+        // (The head was read in chunks, so `rest` may start mid-frame; the
+        // GOAWAY is what the server sent last.)
+        let mut goaway = vec![0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0];
+        goaway.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        goaway.extend_from_slice(reason);
+        assert!(rest.ends_with(&goaway), "{rest:?}");
         assert!(
             server
                 .connections
