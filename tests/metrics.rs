@@ -14,6 +14,9 @@ use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::websocket::WebSocket;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
+/// Kind, name, and sorted labels.
+type MetricKey = (MetricKind, String, Vec<(String, String)>);
+
 #[tokio::test]
 async fn attempts_accepted_rejected_active_and_durations() {
     let recorder = DebuggingRecorder::new();
@@ -57,7 +60,7 @@ async fn attempts_accepted_rejected_active_and_durations() {
     }
     assert!(connections.wait_closed(Duration::from_secs(10)).await);
 
-    let metrics: HashMap<(MetricKind, String, Vec<(String, String)>), DebugValue> = snapshotter
+    let metrics: HashMap<MetricKey, DebugValue> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
