@@ -1,7 +1,9 @@
 //! One router over HTTP/1.1, the h2c upgrade and prior-knowledge h2c.
 //!
 //! `GET /` answers the same fixed text over every protocol version, and
-//! `POST /echo` echoes the request body.
+//! `POST /echo` echoes the request body. `OPTIONS *`, which nghttp2 sends as
+//! the upgrade request when it has a body to post (`nghttp -u -d FILE`), is
+//! answered on stream 1 with the methods the server allows.
 //!
 //! ```sh
 //! cargo run --example h2c --features h2c,serve
@@ -16,6 +18,8 @@
 //! GOAWAY and finish their streams.
 
 use axum::body::Bytes;
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use tower_upgrade::h2c::H2c;
@@ -23,6 +27,18 @@ use tower_upgrade::UpgradeLayer;
 
 /// The body of `GET /`, byte for byte the same over every protocol.
 const HELLO: &str = "hello from tower-upgrade\n";
+
+/// RFC 9110 §9.3.7: `OPTIONS *` asks about the server, not a resource.
+async fn fallback(method: Method, uri: Uri) -> impl IntoResponse {
+    if method == Method::OPTIONS && uri.path() == "*" {
+        return (
+            StatusCode::NO_CONTENT,
+            [(header::ALLOW, "GET, POST, OPTIONS")],
+        )
+            .into_response();
+    }
+    StatusCode::NOT_FOUND.into_response()
+}
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -32,7 +48,8 @@ async fn main() -> std::io::Result<()> {
 
     let routes = Router::new()
         .route("/", get(|| async { HELLO }))
-        .route("/echo", post(|body: Bytes| async move { body }));
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .fallback(fallback);
     // h2c answers with the same routes; see the h2c module docs for when the
     // upgrade is safe to turn on (not behind a proxy that forwards Upgrade).
     let layer = UpgradeLayer::new().h2c(H2c::new(routes.clone()));

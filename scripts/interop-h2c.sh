@@ -3,7 +3,7 @@
 # loopback port, and runs curl (--http2), nghttp -u, h2load and the Python
 # h2 client of tests/interop/ against it (see scripts/interop.sh, which runs
 # them with the rest).
-# Prerequisite: scripts/install-h2c-peers.sh (or scripts/install-peers.sh).
+# Prerequisite: scripts/install-peers.sh.
 # Last line: `interop-h2c: N passed, N failed`; exits 1 if anything failed.
 # With CI=true a missing tool is a failure, not a skip.
 exec env EXAMPLES=h2c INTEROP_LABEL=interop-h2c bash "$(dirname "${BASH_SOURCE[0]}")/interop.sh" "$@"

@@ -13,6 +13,7 @@ mod future;
 pub mod h2c;
 mod layer;
 mod lifecycle;
+mod metrics;
 mod protocol;
 mod registry;
 mod rejection;

@@ -11,6 +11,7 @@ use tower::ServiceExt;
 
 use crate::detect::Via;
 use crate::layer::Config;
+use crate::metrics;
 use crate::rejection::{
     self, BodyTooLarge, ConnectionNotUpgradable, InvalidBody, Rejection, RenderRejection,
     TooManyConnections,
@@ -31,9 +32,15 @@ where
     B::Error: Into<tower::BoxError>,
     R: RenderRejection,
 {
+    let registered = config.registry.entries[index].token();
+    metrics::attempt(&registered);
     match prepare(&config, via, index, &token, req).await {
-        Ok(response) => response,
+        Ok(response) => {
+            metrics::accepted(&registered);
+            response
+        }
         Err(rejection) => {
+            metrics::rejected(&registered, &rejection);
             trace_rejection(&token, &rejection);
             rejection::respond(&renderer, rejection)
         }
@@ -113,6 +120,7 @@ where
         path = %parts.uri.path(),
         http2 = negotiated.is_http2(),
     );
+    let live = registration.token();
     let task = async move {
         let _admission = admission;
         let io = match tokio::time::timeout(timeout, on_upgrade).await {
@@ -137,6 +145,7 @@ where
         }
         upgraded.body = body;
         tracing::debug!("connection upgraded");
+        let _live = metrics::Live::start(live);
         match handler.oneshot(upgraded).await {
             Ok(()) => tracing::debug!("handler finished"),
             Err(error) => tracing::warn!(error = %error, "upgrade handler failed"),

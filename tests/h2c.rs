@@ -187,9 +187,15 @@ async fn concurrent_streams_after_the_switch() {
 #[tokio::test]
 async fn a_bad_preface_closes_only_that_connection() {
     let server = server();
-    for garbage in [
-        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x01\0\0\0\0\0",
+    for (garbage, reason) in [
+        (
+            &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            &b"invalid connection preface"[..],
+        ),
+        (
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x01\0\0\0\0\0",
+            b"the connection preface must end with a SETTINGS frame",
+        ),
     ] {
         let mut io = testing::connect(server.app.clone());
         io.write_all(&upgrade_request("GET", "/", &[], b""))
@@ -198,10 +204,16 @@ async fn a_bad_preface_closes_only_that_connection() {
         let (status, _, _) = support::h2::read_head(&mut io).await;
         assert_eq!(status, 101);
         io.write_all(garbage).await.unwrap();
-        // The server answers with its SETTINGS and perhaps a GOAWAY, then
-        // closes; it never answers stream 1.
+        // The server's SETTINGS, then GOAWAY(PROTOCOL_ERROR) with the reason
+        // (RFC 7540 §3.5), then it closes; it never answers stream 1.
         let mut rest = Vec::new();
         io.read_to_end(&mut rest).await.unwrap();
+        // (The head was read in chunks, so `rest` may start mid-frame; the
+        // GOAWAY is what the server sent last.)
+        let mut goaway = vec![0, 0, 8 + reason.len() as u8, 7, 0, 0, 0, 0, 0];
+        goaway.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        goaway.extend_from_slice(reason);
+        assert!(rest.ends_with(&goaway), "{rest:?}");
         assert!(
             server
                 .connections
@@ -388,4 +400,55 @@ async fn a_client_silent_after_the_switch_is_closed() {
     assert_eq!(server.connections.active(), 0);
     let mut rest = Vec::new();
     io.read_to_end(&mut rest).await.unwrap();
+}
+
+#[tokio::test]
+async fn expect_100_continue_is_met_before_the_switch() {
+    let server = server();
+    let mut io = testing::connect(server.app.clone());
+    let body = b"sent once the server asked for it";
+    let mut request = upgrade_request("POST", "/echo", &[(3, 100)], b"");
+    // The head without its blank line, then Expect (RFC 9110 §10.1.1).
+    request.truncate(request.len() - 2);
+    request.extend_from_slice(b"expect: 100-continue\r\n\r\n");
+    let request = String::from_utf8(request).unwrap().replace(
+        "Content-Length: 0",
+        &format!("Content-Length: {}", body.len()),
+    );
+    io.write_all(request.as_bytes()).await.unwrap();
+    let (status, head, rest) = support::h2::read_head(&mut io).await;
+    assert_eq!(status, 100, "{head}");
+    assert!(rest.is_empty());
+    io.write_all(body).await.unwrap();
+    let mut client = Client::upgrade(io, b"", &[(3, 100)]).await;
+    assert_eq!(client.wait(1).await.data, body);
+}
+
+#[tokio::test]
+async fn stream_1_is_half_closed_on_the_client_side() {
+    // RFC 7540 §3.2: the upgrade request is complete, so stream 1 starts
+    // half-closed (remote) on the server; DATA from the client on it is a
+    // STREAM_CLOSED error (§5.1), never more request body.
+    let server = server();
+    let mut client = upgrade(&server, "GET", "/", b"").await;
+    assert_eq!(client.wait(1).await.status(), 200);
+    let mut late = bytes::BytesMut::new();
+    support::h2::frame(
+        &mut late,
+        support::h2::DATA,
+        support::h2::END_STREAM,
+        1,
+        b"late",
+    );
+    client.write_raw(&late).await;
+    let id = client.request("GET", "/", &[], b"").await;
+    client
+        .run_until(|c| c.goaway.is_some() || c.streams.get(&id).is_some_and(|s| s.done))
+        .await;
+    const STREAM_CLOSED: u32 = 0x5;
+    let refused = client
+        .goaway
+        .map(|(_, code)| code)
+        .or(client.streams[&1].reset);
+    assert_eq!(refused, Some(STREAM_CLOSED));
 }

@@ -143,7 +143,10 @@ impl<S> H2c<S> {
 
     /// How long after the `101` the client has to send its connection
     /// preface and first SETTINGS (RFC 7540 §3.5) before the connection is
-    /// closed; 10 s by default.
+    /// closed; 10 s by default. A preface that is not HTTP/2's, or that does
+    /// not end with a SETTINGS frame, is answered at once with
+    /// `GOAWAY(PROTOCOL_ERROR)` carrying the reason, and the connection is
+    /// closed.
     ///
     /// ```
     /// use std::time::Duration;

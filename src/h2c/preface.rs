@@ -20,6 +20,9 @@ use super::stream1::{frame_header, MAX_FRAME_SIZE, SETTINGS};
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const FRAME_HEADER: usize = 9;
 const ACK: u8 = 0x1;
+const GOAWAY: u8 = 0x7;
+/// RFC 7540 §7.
+const PROTOCOL_ERROR: u32 = 0x1;
 
 /// Wraps the upgraded IO. Writes go straight through; reads are rewritten
 /// until stream 1 is in, then go straight through as well.
@@ -41,6 +44,12 @@ enum State {
     /// Handing out bytes prepared here, before reading on.
     Replaying(Bytes),
     Passthrough,
+    /// Not a valid preface: writing the GOAWAY that says why, after which
+    /// reads fail and the server drops the connection.
+    Refusing {
+        goaway: Bytes,
+        reason: &'static str,
+    },
 }
 
 /// What the bytes gathered so far hold.
@@ -48,9 +57,25 @@ enum Parsed {
     NeedMore,
     /// Preface then a SETTINGS frame whose payload ends at this offset.
     Settings(usize),
-    /// Not an HTTP/2 client preface: passed on untouched, for h2 to refuse
-    /// with a connection error (RFC 7540 §3.5).
-    Invalid,
+    /// Not an HTTP/2 client preface, with the reason: a connection error of
+    /// type PROTOCOL_ERROR (RFC 7540 §3.5).
+    Invalid(&'static str),
+}
+
+const NOT_HTTP2: &str = "invalid connection preface";
+const NO_SETTINGS: &str = "the connection preface must end with a SETTINGS frame";
+
+/// A GOAWAY frame (RFC 7540 §6.8) with PROTOCOL_ERROR, no stream processed,
+/// and `reason` as debug data. §3.5 lets it be left out, since the peer is
+/// likely not speaking HTTP/2 at all, but it is what tells whoever debugs
+/// the client what went wrong.
+fn goaway(reason: &str) -> Bytes {
+    let mut out = BytesMut::with_capacity(FRAME_HEADER + 8 + reason.len());
+    frame_header(&mut out, 8 + reason.len(), GOAWAY, 0, 0);
+    out.put_u32(0);
+    out.put_u32(PROTOCOL_ERROR);
+    out.put_slice(reason.as_bytes());
+    out.freeze()
 }
 
 impl<IO> Preface<IO> {
@@ -73,7 +98,7 @@ impl<IO> Preface<IO> {
 fn parse(buf: &[u8]) -> Parsed {
     let n = buf.len().min(PREFACE.len());
     if buf[..n] != PREFACE[..n] {
-        return Parsed::Invalid;
+        return Parsed::Invalid(NOT_HTTP2);
     }
     if buf.len() < PREFACE.len() + FRAME_HEADER {
         return Parsed::NeedMore;
@@ -89,7 +114,7 @@ fn parse(buf: &[u8]) -> Parsed {
         || len % 6 != 0
         || len > MAX_FRAME_SIZE
     {
-        return Parsed::Invalid;
+        return Parsed::Invalid(NO_SETTINGS);
     }
     let end = PREFACE.len() + FRAME_HEADER + len;
     if buf.len() < end {
@@ -137,7 +162,7 @@ fn rewrite(mut buf: BytesMut, end: usize, settings: &ClientSettings, stream1: &[
     out.freeze()
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for Preface<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Preface<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -147,6 +172,20 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Preface<IO> {
         loop {
             match &mut this.state {
                 State::Passthrough => return Pin::new(&mut this.io).poll_read(cx, out),
+                // Only reached while h2 reads the preface: its own SETTINGS
+                // are flushed by then, so the GOAWAY cannot land inside one
+                // of its frames.
+                State::Refusing { goaway, reason } => {
+                    while !goaway.is_empty() {
+                        let n = ready!(Pin::new(&mut this.io).poll_write(cx, goaway))?;
+                        if n == 0 {
+                            break;
+                        }
+                        goaway.advance(n);
+                    }
+                    ready!(Pin::new(&mut this.io).poll_flush(cx))?;
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, *reason)));
+                }
                 State::Replaying(bytes) => {
                     let n = bytes.len().min(out.remaining());
                     out.put_slice(&bytes[..n]);
@@ -166,9 +205,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Preface<IO> {
                         let buf = std::mem::take(buf);
                         this.state = State::Replaying(rewrite(buf, end, settings, stream1));
                     }
-                    Parsed::Invalid => {
-                        let buf = std::mem::take(buf).freeze();
-                        this.state = State::Replaying(buf);
+                    Parsed::Invalid(reason) => {
+                        this.state = State::Refusing {
+                            goaway: goaway(reason),
+                            reason,
+                        };
                     }
                     Parsed::NeedMore => {
                         if deadline.as_mut().poll(cx).is_ready() {
@@ -282,16 +323,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_bad_preface_is_passed_on_untouched() {
-        let cases: [&[u8]; 4] = [
-            b"GET / HTTP/1.1\r\n\r\n",
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x08\x00\x00\x00\x00\x00",
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x01\x00\x00\x00\x00",
-            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x05\x04\x00\x00\x00\x00\x00xxxxx",
+    async fn a_bad_preface_gets_a_goaway_that_says_why() {
+        let cases: [(&[u8], &str); 4] = [
+            (b"GET / HTTP/1.1\r\n\r\n", NOT_HTTP2),
+            // A WINDOW_UPDATE, a SETTINGS ACK, and a SETTINGS frame whose
+            // length is not whole entries, where the SETTINGS frame belongs.
+            (
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x08\x00\x00\x00\x00\x00",
+                NO_SETTINGS,
+            ),
+            (
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x01\x00\x00\x00\x00",
+                NO_SETTINGS,
+            ),
+            (
+                b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x05\x04\x00\x00\x00\x00\x00xxxxx",
+                NO_SETTINGS,
+            ),
         ];
-        for sent in cases {
-            let out = through(&[sent], &[(4, 5)], b"STREAM1").await;
-            assert_eq!(out, sent);
+        for (sent, reason) in cases {
+            let (mut client, server) = tokio::io::duplex(1 << 16);
+            let mut preface = Preface::new(
+                server,
+                ClientSettings::default(),
+                Bytes::from_static(b"STREAM1"),
+                Duration::from_secs(3600),
+            );
+            client.write_all(sent).await.unwrap();
+            let mut out = Vec::new();
+            let error = preface.read_to_end(&mut out).await.unwrap_err();
+            assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+            assert!(out.is_empty(), "nothing reaches the server: {out:?}");
+            drop(preface);
+            let mut seen = Vec::new();
+            client.read_to_end(&mut seen).await.unwrap();
+            assert_eq!(&seen[..], &goaway(reason)[..]);
+            assert_eq!(&seen[3..5], [GOAWAY, 0]);
+            assert_eq!(&seen[9..17], [0, 0, 0, 0, 0, 0, 0, 1]);
+            assert_eq!(&seen[17..], reason.as_bytes());
         }
     }
 

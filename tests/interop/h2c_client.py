@@ -6,7 +6,8 @@
 
 Then offers the server must not switch (bad HTTP2-Settings, `Upgrade: h2`,
 a body over the bound, a chunked body) are checked to be answered in full
-over HTTP/1.1, and a bad client preface to end only its own connection.
+over HTTP/1.1, and a bad client preface to end only its own connection, with a GOAWAY
+that says why.
 
 Usage: ADDR=127.0.0.1:3000 python3 tests/interop/h2c_client.py
 Prints `ok <check>` or `FAIL <check>: reason` per check; exits 1 if any failed.
@@ -167,6 +168,15 @@ def check_concurrent_streams():
         expect(c.wait(sid)["body"] == f"body {i} ".encode() * (i * 100 + 1), f"stream {sid} body")
 
 
+def check_options_star_upgrade():
+    # nghttp2 upgrades with `OPTIONS *`; :path is `*` on stream 1 (RFC 9113 §8.3.1).
+    c = H2Upgrade("OPTIONS", "*")
+    s = c.wait(1)
+    expect(s["headers"].get(":status") == "204", f"stream 1 status {s['headers']}")
+    expect("GET" in s["headers"].get("allow", ""), f"stream 1 Allow {s['headers']}")
+    expect(c.wait(c.request("GET", "/"))["body"] == HELLO, "stream 3 body")
+
+
 def settings_b64(pairs):
     raw = b"".join(i.to_bytes(2, "big") + v.to_bytes(4, "big") for i, v in pairs)
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -232,6 +242,16 @@ def check_bad_preface():
             break
         received += chunk
     expect(b"hello" not in received, "stream 1 was answered after a bad preface")
+    # RFC 7540 §3.5: PROTOCOL_ERROR; the GOAWAY says why.
+    goaway, rest = None, received
+    while len(rest) >= 9:
+        length = int.from_bytes(rest[:3], "big")
+        if rest[3] == 7:
+            goaway = rest[9 : 9 + length]
+        rest = rest[9 + length :]
+    expect(goaway is not None, f"no GOAWAY in {received!r}")
+    expect(goaway[4:8] == b"\x00\x00\x00\x01", f"GOAWAY error code {goaway[4:8]!r}")
+    expect(goaway[8:] == b"invalid connection preface", f"GOAWAY reason {goaway[8:]!r}")
     # The server is otherwise undisturbed.
     check_get_upgrade()
 
@@ -240,10 +260,11 @@ CHECKS = [
     ("upgrade GET, stream 1 and 3", check_get_upgrade),
     ("upgrade POST with body on stream 1", check_post_upgrade),
     ("concurrent streams after the switch", check_concurrent_streams),
+    ("upgrade with OPTIONS *, answered on stream 1", check_options_star_upgrade),
     *[(f"not switched: {name}", lambda extra=extra: check_not_switched(extra)) for name, extra in NOT_SWITCHED.items()],
     ("not switched: body over the bound, answered in full", check_body_over_bound),
     ("not switched: chunked body", check_chunked_body),
-    ("bad preface closes only its connection", check_bad_preface),
+    ("bad preface: GOAWAY(PROTOCOL_ERROR) with the reason, only that connection closed", check_bad_preface),
 ]
 
 

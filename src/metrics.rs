@@ -1,0 +1,106 @@
+//! Counters and timings of upgrades, through the [`metrics`] facade (feature
+//! `metrics`); without the feature these calls compile to nothing.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `tower_upgrade_attempts_total` | counter | `protocol` |
+//! | `tower_upgrade_accepted_total` | counter | `protocol` |
+//! | `tower_upgrade_rejected_total` | counter | `protocol`, `reason` |
+//! | `tower_upgrade_active` | gauge | `protocol` |
+//! | `tower_upgrade_connection_duration_seconds` | histogram | `protocol` |
+//!
+//! `protocol` is the registered token (`websocket`, `linecount/1`), never
+//! the client's spelling, so a client cannot grow the number of series.
+
+use crate::rejection::Rejection;
+
+/// The label of a rejection cause: its type's name in snake case.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) fn reason_label(rejection: &Rejection) -> &'static str {
+    match rejection {
+        Rejection::UpgradeRequired(_) => "upgrade_required",
+        Rejection::ConnectionNotUpgradable(_) => "connection_not_upgradable",
+        Rejection::MethodNotAllowed(_) => "method_not_allowed",
+        Rejection::MissingHost(_) => "missing_host",
+        Rejection::InvalidWebSocketKey(_) => "invalid_websocket_key",
+        Rejection::MissingWebSocketVersion(_) => "missing_websocket_version",
+        Rejection::UnsupportedWebSocketVersion(_) => "unsupported_websocket_version",
+        Rejection::ForbiddenOrigin(_) => "forbidden_origin",
+        Rejection::NoSupportedSubprotocol(_) => "no_supported_subprotocol",
+        Rejection::BodyTooLarge(_) => "body_too_large",
+        Rejection::InvalidBody(_) => "invalid_body",
+        Rejection::TooManyConnections(_) => "too_many_connections",
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod enabled {
+    use std::time::Instant;
+
+    use super::reason_label;
+    use crate::rejection::Rejection;
+
+    pub(crate) fn attempt(protocol: &str) {
+        metrics::counter!("tower_upgrade_attempts_total", "protocol" => protocol.to_owned())
+            .increment(1);
+    }
+
+    pub(crate) fn accepted(protocol: &str) {
+        metrics::counter!("tower_upgrade_accepted_total", "protocol" => protocol.to_owned())
+            .increment(1);
+    }
+
+    pub(crate) fn rejected(protocol: &str, rejection: &Rejection) {
+        metrics::counter!(
+            "tower_upgrade_rejected_total",
+            "protocol" => protocol.to_owned(),
+            "reason" => reason_label(rejection),
+        )
+        .increment(1);
+    }
+
+    /// One live upgraded connection: counted in `tower_upgrade_active` until
+    /// dropped, when its duration is recorded.
+    pub(crate) struct Live {
+        protocol: String,
+        since: Instant,
+    }
+
+    impl Live {
+        pub(crate) fn start(protocol: String) -> Self {
+            metrics::gauge!("tower_upgrade_active", "protocol" => protocol.clone()).increment(1.0);
+            Self {
+                protocol,
+                since: Instant::now(),
+            }
+        }
+    }
+
+    impl Drop for Live {
+        fn drop(&mut self) {
+            let protocol = std::mem::take(&mut self.protocol);
+            metrics::gauge!("tower_upgrade_active", "protocol" => protocol.clone()).decrement(1.0);
+            metrics::histogram!("tower_upgrade_connection_duration_seconds", "protocol" => protocol)
+                .record(self.since.elapsed().as_secs_f64());
+        }
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+mod enabled {
+    use crate::rejection::Rejection;
+
+    pub(crate) fn attempt(_: &str) {}
+    pub(crate) fn accepted(_: &str) {}
+    pub(crate) fn rejected(_: &str, _: &Rejection) {}
+
+    pub(crate) struct Live;
+
+    impl Live {
+        pub(crate) fn start(_: String) -> Self {
+            Live
+        }
+    }
+}
+
+pub(crate) use enabled::{accepted, attempt, rejected, Live};
