@@ -9,7 +9,8 @@
 #
 # Env: CI=true        a missing peer tool is a failure, not a skip
 #      AUTOBAHN=1     also run the Autobahn fuzzingclient against `echo`
-#      EXAMPLES="echo chat"   run only these examples
+#      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
+#                             with WS_DEFLATE=1: permessage-deflate through yawc)
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
 #      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
 set -uo pipefail
@@ -32,16 +33,17 @@ trap stop_server EXIT
 
 # start_server NAME: runs the example on a free port, sets $addr; waits <= 30 s.
 start_server() {
-  local name="$1" port cmd
+  local name="$1" port cmd bin="$1" envs=()
+  case "$name" in echo-deflate) bin=echo envs=(WS_DEFLATE=1) ;; esac
   if [ -n "${INTEROP_SERVER:-}" ]; then
-    read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$name")
+    read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$bin")
   else
-    cmd=("target/debug/examples/$name")
+    cmd=("target/debug/examples/$bin")
     [ -x "${cmd[0]}" ] || { fail "$name" "example binary ${cmd[0]} was not built"; return 1; }
   fi
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   addr="127.0.0.1:$port"
-  ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" "${cmd[@]}" >"$INTEROP_OUT/$name.log" 2>&1 &
+  env "${envs[@]}" ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" "${cmd[@]}" >"$INTEROP_OUT/$name.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 300); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -79,13 +81,18 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo custom_protocol chat h2c}; do
+for example in ${EXAMPLES:-echo echo-deflate custom_protocol chat h2c}; do
   start_server "$example" || continue
   case "$example" in
     echo)
       run_client ws_echo.py python3 tests/interop/ws_echo.py
       run_client ws_echo.mjs node tests/interop/ws_echo.mjs
       [ "${AUTOBAHN:-0}" != 1 ] || CLIENT_TIMEOUT=900 run_client autobahn python3 tests/interop/autobahn.py ;;
+    echo-deflate)
+      # Python websockets and Node ws offer permessage-deflate by default.
+      EXPECT_DEFLATE=1 run_client ws_echo_deflate.py python3 tests/interop/ws_echo.py
+      EXPECT_DEFLATE=1 run_client ws_echo_deflate.mjs node tests/interop/ws_echo.mjs
+      run_client deflate_browser.mjs node tests/interop/deflate_browser.mjs ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
     chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;
     h2c)

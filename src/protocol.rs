@@ -14,6 +14,8 @@ pub(crate) struct Accepted {
     pub(crate) negotiated: Negotiated,
     #[cfg(feature = "websocket")]
     pub(crate) frame_limits: Option<crate::websocket::FrameLimits>,
+    #[cfg(feature = "yawc")]
+    pub(crate) deflate: Option<crate::websocket::DeflateConfig>,
 }
 
 impl Accepted {
@@ -23,6 +25,8 @@ impl Accepted {
             negotiated,
             #[cfg(feature = "websocket")]
             frame_limits: None,
+            #[cfg(feature = "yawc")]
+            deflate: None,
         }
     }
 }

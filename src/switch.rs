@@ -111,6 +111,8 @@ where
     let shutdown = config.connections.signal();
     #[cfg(feature = "websocket")]
     let frame_limits = accepted.frame_limits;
+    #[cfg(feature = "yawc")]
+    let deflate = accepted.deflate;
     let negotiated = accepted.negotiated;
     let span = tracing::info_span!(
         "upgraded",
@@ -136,6 +138,10 @@ where
         #[cfg(feature = "websocket")]
         {
             upgraded.frame_limits = frame_limits;
+            #[cfg(feature = "yawc")]
+            {
+                upgraded.deflate = deflate;
+            }
         }
         upgraded.body = body;
         tracing::debug!("connection upgraded");

@@ -51,6 +51,9 @@ pub struct Upgraded {
     /// The request body, for protocols that keep it (`Protocol::keeps_body`).
     #[cfg_attr(not(feature = "h2c"), allow(dead_code))]
     pub(crate) body: bytes::Bytes,
+    /// The registration's deflate settings, when permessage-deflate was agreed.
+    #[cfg(feature = "yawc")]
+    pub(crate) deflate: Option<crate::websocket::DeflateConfig>,
 }
 
 impl Upgraded {
@@ -68,6 +71,8 @@ impl Upgraded {
             #[cfg(feature = "websocket")]
             frame_limits: None,
             body: bytes::Bytes::new(),
+            #[cfg(feature = "yawc")]
+            deflate: None,
         }
     }
 
@@ -157,6 +162,8 @@ pub struct Negotiated {
     protocol: String,
     subprotocol: Option<String>,
     extension_offers: Vec<ExtensionOffer>,
+    #[cfg(feature = "yawc")]
+    permessage_deflate: Option<crate::websocket::PermessageDeflate>,
     http2: bool,
 }
 
@@ -166,6 +173,8 @@ impl Negotiated {
             protocol,
             subprotocol: None,
             extension_offers: Vec::new(),
+            #[cfg(feature = "yawc")]
+            permessage_deflate: None,
             http2,
         }
     }
@@ -180,6 +189,25 @@ impl Negotiated {
     pub(crate) fn with_extension_offers(mut self, offers: Vec<ExtensionOffer>) -> Self {
         self.extension_offers = offers;
         self
+    }
+
+    #[cfg(feature = "yawc")]
+    pub(crate) fn with_permessage_deflate(
+        mut self,
+        agreed: Option<crate::websocket::PermessageDeflate>,
+    ) -> Self {
+        self.permessage_deflate = agreed;
+        self
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake (RFC 7692),
+    /// if the registration turned it on with
+    /// [`WebSocket::permessage_deflate`](crate::websocket::WebSocket::permessage_deflate)
+    /// and the client offered something acceptable.
+    #[cfg(feature = "yawc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+    pub fn permessage_deflate(&self) -> Option<&crate::websocket::PermessageDeflate> {
+        self.permessage_deflate.as_ref()
     }
 
     /// The protocol exactly as the client asked for it, e.g. `linecount/1`
@@ -206,7 +234,8 @@ impl Negotiated {
 
     /// The WebSocket extensions the client offered
     /// (`Sec-WebSocket-Extensions`). None of them is accepted unless a
-    /// backend that implements it is configured.
+    /// backend that implements it is configured (see `permessage_deflate`,
+    /// with the `yawc` feature).
     pub fn extension_offers(&self) -> &[ExtensionOffer] {
         &self.extension_offers
     }

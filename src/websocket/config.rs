@@ -19,6 +19,8 @@ pub struct WebSocket {
     pub(crate) require_subprotocol: bool,
     pub(crate) origin: OriginPolicy,
     pub(crate) limits: FrameLimits,
+    #[cfg(feature = "yawc")]
+    pub(crate) deflate: Option<super::DeflateConfig>,
 }
 
 impl WebSocket {
@@ -84,6 +86,39 @@ impl WebSocket {
     /// The largest single frame the backend accepts. 1 MiB by default.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.limits.max_frame_size = bytes;
+        self
+    }
+
+    /// Negotiates permessage-deflate (RFC 7692) with `config`; off by
+    /// default.
+    ///
+    /// Only a backend that implements the extension can speak to a client
+    /// that agreed to it, so turn it on only for a registration whose handler
+    /// uses [`Upgraded::into_yawc`](crate::Upgraded::into_yawc). A handler
+    /// that calls [`Upgraded::into_tungstenite`](crate::Upgraded::into_tungstenite)
+    /// on such a connection would see compressed frames it cannot read; it
+    /// logs an error and the first compressed message ends the connection
+    /// with close code 1002.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::websocket::{DeflateConfig, WebSocket};
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new().websocket(
+    ///     WebSocket::new().permessage_deflate(DeflateConfig::default()),
+    ///     service_fn(|conn: Upgraded| async move {
+    ///         let ws = conn.into_yawc()?;
+    ///         # let _ = ws;
+    ///         Ok::<_, tower_upgrade::websocket::yawc::WebSocketError>(())
+    ///     }),
+    /// );
+    /// # let _ = layer;
+    /// ```
+    #[cfg(feature = "yawc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+    pub fn permessage_deflate(mut self, config: super::DeflateConfig) -> Self {
+        self.deflate = Some(config);
         self
     }
 

@@ -22,6 +22,8 @@ const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key
 const SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
 const SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
 const SEC_WEBSOCKET_PROTOCOL: HeaderName = HeaderName::from_static("sec-websocket-protocol");
+#[cfg(feature = "yawc")]
+const SEC_WEBSOCKET_EXTENSIONS: HeaderName = HeaderName::from_static("sec-websocket-extensions");
 
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (RFC 6455
 /// §4.2.2 item 5.4): base64 of the SHA-1 of the key and a fixed GUID.
@@ -108,10 +110,27 @@ impl Protocol for WebSocket {
             return Err(NoSupportedSubprotocol.into());
         }
 
+        let offers = parse_offers(headers);
+        // RFC 6455 §9.1 and RFC 7692 §5: only an extension the backend
+        // implements is accepted; bad offers are declined, never fatal.
+        #[cfg(feature = "yawc")]
+        let deflate = self.deflate.as_ref().and_then(|config| {
+            super::deflate::negotiate(config, &offers).map(|agreed| (config, agreed))
+        });
         let negotiated = Negotiated::new(token.to_owned(), via == Via::Http2Connect)
-            .with_extension_offers(parse_offers(headers))
+            .with_extension_offers(offers)
             .with_subprotocol(subprotocol);
+        #[cfg(feature = "yawc")]
+        let negotiated = negotiated.with_permessage_deflate(deflate.map(|(_, agreed)| agreed));
         let mut accepted = Accepted::new(negotiated);
+        #[cfg(feature = "yawc")]
+        if let Some((config, agreed)) = deflate {
+            accepted.headers.insert(
+                SEC_WEBSOCKET_EXTENSIONS,
+                HeaderValue::from_str(&agreed.to_string()).expect("tokens and digits"),
+            );
+            accepted.deflate = Some(config.clone());
+        }
         if let Some(accept) = accept {
             accepted.headers.insert(
                 SEC_WEBSOCKET_ACCEPT,

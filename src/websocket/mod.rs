@@ -4,7 +4,9 @@
 //! Register it with [`UpgradeLayer::websocket`](crate::UpgradeLayer::websocket).
 //! The handler receives the raw byte stream; with the `tungstenite` feature,
 //! [`Upgraded::into_tungstenite`](crate::Upgraded::into_tungstenite) turns it
-//! into a message stream.
+//! into a message stream. With the `yawc` feature,
+//! [`WebSocket::permessage_deflate`] negotiates compression (RFC 7692) and
+//! `Upgraded::into_yawc` gives a message stream that compresses.
 //!
 //! ```
 //! use tower::service_fn;
@@ -30,16 +32,30 @@
 //! ```
 
 mod config;
+#[cfg(feature = "yawc")]
+mod deflate;
 mod handshake;
 mod origin;
 mod subprotocol;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
+#[cfg(feature = "yawc")]
+mod yawc_backend;
 
 pub use config::{FrameLimits, WebSocket};
+#[cfg(feature = "yawc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
 pub use origin::OriginPolicy;
+#[cfg(feature = "yawc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+pub use yawc_backend::close_after_error;
 
 #[cfg(feature = "tungstenite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tungstenite")))]
 pub use tokio_tungstenite;
+
+#[cfg(feature = "yawc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+pub use yawc;

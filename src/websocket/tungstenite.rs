@@ -46,6 +46,16 @@ impl Upgraded {
     /// # let _ = layer;
     /// ```
     pub async fn into_tungstenite(self) -> WebSocketStream<Upgraded> {
+        // tungstenite has no permessage-deflate: a registration that turned
+        // it on must use `into_yawc`. The handshake cannot be taken back, so
+        // say why the connection will fail (RSV1 set: close code 1002).
+        #[cfg(feature = "yawc")]
+        if let Some(agreed) = self.negotiated().permessage_deflate() {
+            tracing::error!(
+                extension = %agreed,
+                "permessage-deflate was negotiated but the handler uses tungstenite, which cannot decompress; use Upgraded::into_yawc"
+            );
+        }
         let config = self.frame_limits.unwrap_or_default().to_tungstenite();
         WebSocketStream::from_raw_socket(self, Role::Server, Some(config)).await
     }

@@ -2,6 +2,8 @@
 // Interop client for the `echo` example, using the Node `ws` library.
 //
 // Usage: ADDR=127.0.0.1:3000 node tests/interop/ws_echo.mjs
+// Env: EXPECT_DEFLATE=1 when the server negotiates permessage-deflate (ws
+// offers it by default; a server without it must not answer the offer).
 // Prints `ok <check>` or `FAIL <check>: reason` per check; exits 1 if any failed,
 // 77 if `ws` is not installed (1 under CI=true).
 import { createRequire } from 'node:module';
@@ -59,6 +61,19 @@ async function close(ws) {
 }
 
 const checks = {
+  async deflate() {
+    const expected = process.env.EXPECT_DEFLATE === '1';
+    const ws = await open();
+    const agreed = ws.extensions;
+    if (expected) {
+      if (!agreed.startsWith('permessage-deflate')) throw new Error(`expected permessage-deflate, got ${JSON.stringify(agreed)}`);
+      for (let i = 0; i < 5; i++) await roundtrip(ws, JSON.stringify(Array.from({ length: 500 }, (_, n) => ({ n, i, name: 'item' }))), false);
+      await roundtrip(ws, Buffer.alloc(200000, 3), true);
+    } else if (agreed !== '') {
+      throw new Error(`this server must not negotiate extensions, it answered ${JSON.stringify(agreed)}`);
+    }
+    await close(ws);
+  },
   async text() {
     const ws = await open();
     for (const msg of ['hello from node', 'héllo wörld ✓ 🦀']) await roundtrip(ws, msg, false);

@@ -2,6 +2,8 @@
 """Interop client for the `echo` example, using the Python `websockets` library.
 
 Usage: ADDR=127.0.0.1:3000 python3 tests/interop/ws_echo.py
+Env: EXPECT_DEFLATE=1 when the server negotiates permessage-deflate (websockets
+offers it by default; a server without it must not answer the offer).
 Prints `ok <check>` or `FAIL <check>: reason` per check; exits 1 if any failed,
 77 if `websockets` is missing (1 under CI=true).
 """
@@ -144,7 +146,21 @@ async def index():
         raise Failure(f"GET /: body is not UTF-8 text (content-type {ctype})")
 
 
-CHECKS = [text, binary, lengths, close, subprotocol_echo, subprotocol_other, origin_rejected, version_8, index]
+async def deflate():
+    expected = os.environ.get("EXPECT_DEFLATE") == "1"
+    async with ws_connect() as ws:
+        agreed = ws.response.headers.get("Sec-WebSocket-Extensions")
+        if expected:
+            expect(agreed and agreed.startswith("permessage-deflate"), f"expected permessage-deflate, server answered {agreed!r}")
+            # JSON-like text that compresses, across several messages (context takeover).
+            for i in range(5):
+                await roundtrip(ws, '{"id": %d, "items": [%s]}' % (i, ", ".join('{"n": %d, "name": "item"}' % n for n in range(500))))
+            await roundtrip(ws, os.urandom(100_000))
+        else:
+            expect(agreed is None, f"this server must not negotiate extensions, it answered {agreed!r}")
+
+
+CHECKS = [deflate, text, binary, lengths, close, subprotocol_echo, subprotocol_other, origin_rejected, version_8, index]
 
 
 async def main():
