@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Builds the examples, starts each on a free loopback port and runs the
 # third-party interop clients of tests/interop/ against it.
-# Prerequisite: scripts/install-peers.sh (and scripts/install-autobahn.sh for AUTOBAHN=1).
+# Prerequisite: scripts/install-peers.sh. (Autobahn has its own runner: scripts/autobahn.sh.)
 #
 # Every check prints `ok <name>`, `FAIL <name>: reason` or `skip <name>: reason`;
 # the last line is `interop: N passed, N failed` (`, N skipped` if any were).
 # Exits 1 if anything failed.
 #
 # Env: CI=true        a missing peer tool is a failure, not a skip
-#      AUTOBAHN=1     also run the Autobahn fuzzingclient against `echo`
 #      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
 #                             with WS_DEFLATE=1: permessage-deflate through yawc)
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
@@ -86,8 +85,7 @@ for example in ${EXAMPLES:-echo echo-deflate custom_protocol chat h2c}; do
   case "$example" in
     echo)
       run_client ws_echo.py python3 tests/interop/ws_echo.py
-      run_client ws_echo.mjs node tests/interop/ws_echo.mjs
-      [ "${AUTOBAHN:-0}" != 1 ] || CLIENT_TIMEOUT=900 run_client autobahn python3 tests/interop/autobahn.py ;;
+      run_client ws_echo.mjs node tests/interop/ws_echo.mjs ;;
     echo-deflate)
       # Python websockets and Node ws offer permessage-deflate by default.
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.py python3 tests/interop/ws_echo.py
