@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
@@ -72,16 +72,14 @@ where
     // hyper send `100 Continue` for `Expect: 100-continue`). The bytes are
     // dropped unless the protocol answers the request itself (h2c does, on
     // stream 1): otherwise the new protocol starts after the request.
-    let read = Limited::new(body, config.max_request_body).collect();
+    let read = read_body(
+        body,
+        config.max_request_body,
+        registration.protocol.keeps_body(),
+    );
     let body = match tokio::time::timeout(config.handshake_timeout, read).await {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return Err(BodyTooLarge.into()),
-        Ok(Err(_)) | Err(_) => return Err(InvalidBody.into()),
-    };
-    let body = if registration.protocol.keeps_body() {
-        body
-    } else {
-        Bytes::new()
+        Ok(result) => result?,
+        Err(_) => return Err(InvalidBody.into()),
     };
 
     let admission = config
@@ -156,6 +154,30 @@ where
         .tracker()
         .spawn(tracing::Instrument::instrument(task, span));
     Ok(response)
+}
+
+/// Reads `body` to its end within `limit`, keeping the bytes only when the
+/// protocol wants them (otherwise they are counted and dropped as they come).
+async fn read_body<B>(body: B, limit: usize, keep: bool) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<tower::BoxError>,
+{
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let mut kept = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| -> Rejection {
+            if e.is::<http_body_util::LengthLimitError>() {
+                BodyTooLarge.into()
+            } else {
+                InvalidBody.into()
+            }
+        })?;
+        if let (true, Ok(mut data)) = (keep, frame.into_data()) {
+            kept.put(&mut data);
+        }
+    }
+    Ok(kept.freeze())
 }
 
 fn trace_rejection(token: &str, rejection: &Rejection) {
