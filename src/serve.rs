@@ -149,83 +149,79 @@ where
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(run(self))
-    }
-}
+        Box::pin(async move {
+            let Serve {
+                listener,
+                service,
+                upgraded,
+                signal,
+                shutdown_timeout,
+            } = self;
+            let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new());
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .enable_connect_protocol();
+            let graceful = GracefulShutdown::new();
 
-async fn run<S, B>(serve: Serve<S>) -> io::Result<()>
-where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
-    let Serve {
-        listener,
-        service,
-        upgraded,
-        signal,
-        shutdown_timeout,
-    } = serve;
-    let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new());
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .enable_connect_protocol();
-    let graceful = GracefulShutdown::new();
+            loop {
+                let (stream, peer) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) if is_connection_error(&error) => continue,
+                        Err(error) => {
+                            // Out of file descriptors and the like: wait for some
+                            // connections to close rather than spin.
+                            tracing::error!(%error, "accept failed");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                            continue;
+                        }
+                    },
+                    () = &mut signal => break,
+                };
+                // Small HTTP/2 frames go out at once rather than waiting on Nagle.
+                let _ = stream.set_nodelay(true);
+                let connection = builder
+                    .serve_connection_with_upgrades(
+                        TokioIo::new(stream),
+                        hyper_service(service.clone()),
+                    )
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%peer, %error, "connection ended with an error");
+                    }
+                });
+            }
 
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) if is_connection_error(&error) => continue,
-                Err(error) => {
-                    // Out of file descriptors and the like: wait for some
-                    // connections to close rather than spin.
-                    tracing::error!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
+            drop(listener);
+            for connections in &upgraded {
+                connections.shutdown();
+            }
+            let http = async {
+                if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("HTTP connections still open after the shutdown timeout");
                 }
-            },
-            () = &mut signal => break,
-        };
-        // Small HTTP/2 frames go out at once rather than waiting on Nagle.
-        let _ = stream.set_nodelay(true);
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service(service.clone()))
-            .into_owned();
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection ended with an error");
-            }
-        });
+            };
+            let upgrades = async {
+                for connections in &upgraded {
+                    if !connections.wait_closed(shutdown_timeout).await {
+                        tracing::warn!(
+                            "upgraded connections still open after the shutdown timeout"
+                        );
+                    }
+                }
+            };
+            tokio::join!(http, upgrades);
+            Ok(())
+        })
     }
-
-    drop(listener);
-    for connections in &upgraded {
-        connections.shutdown();
-    }
-    let http = async {
-        if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("HTTP connections still open after the shutdown timeout");
-        }
-    };
-    let upgrades = async {
-        for connections in &upgraded {
-            if !connections.wait_closed(shutdown_timeout).await {
-                tracing::warn!("upgraded connections still open after the shutdown timeout");
-            }
-        }
-    };
-    tokio::join!(http, upgrades);
-    Ok(())
 }
 
 /// Errors about one incoming connection, which say nothing about the
