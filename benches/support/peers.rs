@@ -27,14 +27,13 @@ pub async fn fastwebsockets_upgrade(mut request: Request) -> Response {
                 let Ok(ws) = upgrade.await else { return };
                 let mut ws = FragmentCollector::new(ws);
                 while let Ok(frame) = ws.read_frame().await {
-                    match frame.opcode {
+                    let echo = match frame.opcode {
                         OpCode::Close => break,
-                        OpCode::Text | OpCode::Binary => {
-                            if ws.write_frame(frame).await.is_err() {
-                                break;
-                            }
-                        }
-                        _ => {}
+                        OpCode::Text | OpCode::Binary => ws.write_frame(frame).await,
+                        _ => Ok(()),
+                    };
+                    if echo.is_err() {
+                        break;
                     }
                 }
             });
