@@ -33,7 +33,7 @@
 
 mod config;
 #[cfg(feature = "yawc")]
-mod deflate;
+pub(crate) mod deflate;
 mod handshake;
 mod origin;
 mod subprotocol;
