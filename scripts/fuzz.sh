@@ -45,7 +45,9 @@ for target in "${targets[@]}"; do
   execs="$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')"
   secs="$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | grep -oE 'in [0-9]+' | grep -oE '[0-9]+' || echo '?')"
   crashes="$(find "artifacts/$target" -type f | wc -l)"
-  tail -n 25 "$log" | grep -vE '^(#|INFO|MERGE)' || true
+  # The panic and its message, libFuzzer's verdict, where the input went.
+  grep -A1 'panicked at' "$log" | head -n 6 || true
+  grep -E '^(Done [0-9]+ runs|SUMMARY|artifact_prefix|Test unit written)' "$log" || true
   rm -f "$log"
   summary+=("$(printf '%-16s %12s execs %6s s  exit %3s  artifacts %s' "$target" "$execs" "$secs" "$status" "$crashes")")
   [ "$status" -eq 0 ] || failed+=("$target")
