@@ -8,7 +8,7 @@
 use http::{HeaderMap, HeaderValue};
 
 use super::input::{lines, reference_token, strip, words};
-use crate::extensions::{parse_offers, ExtensionOffer};
+use crate::websocket::extensions::{parse_offers, ExtensionOffer};
 use crate::websocket::DeflateConfig;
 
 /// Parses and negotiates one input, checking both.

@@ -17,9 +17,9 @@ use sha1::{Digest, Sha1};
 use super::extensions::{check_answer, deflate_config};
 use super::input::{reference_token, request, strip, words};
 use crate::detect::{detect, Via};
-use crate::extensions::parse_offers;
-use crate::protocol::Protocol;
-use crate::websocket::{OriginPolicy, WebSocket};
+use crate::protocol::{Offer, Protocol};
+use crate::websocket::extensions::parse_offers;
+use crate::websocket::{OriginPolicy, PermessageDeflate, WebSocketConfig};
 
 enum Choice {
     List(Vec<String>),
@@ -30,7 +30,7 @@ enum Choice {
 /// Runs `accept` on one input and checks the answer.
 pub fn handshake(data: &[u8]) {
     let (config, req) = request(data);
-    let mut ws = WebSocket::new();
+    let mut ws = WebSocketConfig::new();
     let mut choice = Choice::List(Vec::new());
     let mut require = false;
     let mut any_origin = false;
@@ -77,7 +77,14 @@ pub fn handshake(data: &[u8]) {
         return;
     };
     let (parts, ()) = req.into_parts();
-    let result = ws.accept(&parts, via, &token);
+    let offer = Offer {
+        token: &token,
+        via,
+        headers: &parts.headers,
+        body_len: Some(0),
+        max_request_body: 0,
+    };
+    let result = ws.accept(&parts, &offer);
     let req = Request::from_parts(parts, ());
     let headers = req.headers();
 
@@ -126,7 +133,7 @@ pub fn handshake(data: &[u8]) {
     }
 
     // §4.2.2 item 5.4: Sec-WebSocket-Accept for the key (HTTP/1.1 only).
-    let answer = &accepted.headers;
+    let answer = accepted.headers();
     match via {
         Via::Http1 => {
             let mut sha1 = Sha1::new();
@@ -155,7 +162,7 @@ pub fn handshake(data: &[u8]) {
         .get("sec-websocket-protocol")
         .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(chosen, expected, "subprotocol");
-    assert_eq!(accepted.negotiated.subprotocol(), chosen.as_deref());
+    assert_eq!(accepted.subprotocol(), chosen.as_deref());
     assert!(chosen.is_some() || !require, "required subprotocol missing");
 
     // RFC 7692: only what deflate agreed, re-parseable and within §7.1.
@@ -165,7 +172,15 @@ pub fn handshake(data: &[u8]) {
             assert!(super::extensions::reference_negotiate(config, &offers).is_none())
         }
         (None, None) => {}
-        (Some(value), Some(config)) => check_answer(config, &offers, value.as_bytes()),
+        (Some(value), Some(config)) => {
+            check_answer(config, &offers, value.as_bytes());
+            // The handler is given what the answer says.
+            let agreed = accepted.extensions().get::<PermessageDeflate>();
+            assert_eq!(
+                agreed.map(|a| a.to_string()).as_deref(),
+                value.to_str().ok()
+            );
+        }
         (Some(value), None) => panic!("extension {value:?} answered without deflate"),
     }
 }
