@@ -90,7 +90,9 @@ pub fn handshake(data: &[u8]) {
 
     // Every check before the origin is fully determined by the request.
     if let Err(expected) = reference_before_origin(&req, via) {
-        let rejection = result.err().expect("the reference rejects this request");
+        let Err(rejection) = result else {
+            panic!("accepted what the reference rejects with {expected}");
+        };
         assert_eq!(rejection.status(), expected, "{rejection}");
         check_rejection_headers(&rejection);
         return;
