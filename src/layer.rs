@@ -29,6 +29,9 @@ pub(crate) struct Config {
     pub(crate) max_request_body: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) retry_after_secs: u32,
+    /// This layer's limit on live connections, all protocols together; a
+    /// clone may set another (the count itself, in `connections`, is shared).
+    pub(crate) max_connections: usize,
     pub(crate) connections: Connections,
 }
 
@@ -99,6 +102,7 @@ impl UpgradeLayer {
                 max_request_body: DEFAULT_MAX_REQUEST_BODY,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
                 retry_after_secs: 5,
+                max_connections: usize::MAX,
                 connections: Connections::default(),
             }),
             renderer: PlainTextRejection,
@@ -311,8 +315,20 @@ impl<R> UpgradeLayer<R> {
 
     /// The most upgraded connections live at once, all protocols together.
     /// Past it, upgrades get `503` with `Retry-After`. Unlimited by default.
+    ///
+    /// The limit belongs to this layer: setting it on a clone leaves the
+    /// original's alone. The count it is compared with is shared by the
+    /// clones (see [`connections`](Self::connections)).
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let public = UpgradeLayer::new().max_connections(10_000);
+    /// let admin = public.clone().max_connections(10); // `public` keeps 10,000
+    /// # let _ = (public, admin);
+    /// ```
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.config_mut().connections.set_max(max);
+        self.config_mut().max_connections = max;
         self
     }
 

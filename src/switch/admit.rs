@@ -10,6 +10,6 @@ use crate::rejection::{Rejection, TooManyConnections};
 pub(super) fn admit(config: &Config, registration: &Registration) -> Result<Admission, Rejection> {
     config
         .connections
-        .admit(&registration.slots)
+        .admit(config.max_connections, &registration.slots)
         .ok_or_else(|| TooManyConnections::new(config.retry_after_secs).into())
 }
