@@ -37,7 +37,7 @@ use axum::routing::any;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tower::service_fn;
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::UpgradeLayer;
 
 #[path = "../tests/common/mod.rs"]
@@ -250,10 +250,10 @@ fn serve(mode: &str) {
                 }),
                 "fastwebsockets" => any(fastwebsockets_upgrade),
                 "tower-upgrade+tungstenite" => any(|| async { "" })
-                    .layer(UpgradeLayer::new().websocket(WebSocket::new(), service_fn(echo))),
+                    .layer(UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))),
                 "tower-upgrade+tungstenite-defaults" => {
                     // tungstenite 0.29's defaults: 128 KiB buffers, 64 MiB messages, 16 MiB frames.
-                    let settings = WebSocket::new()
+                    let settings = WebSocketConfig::new()
                         .read_buffer_size(128 * 1024)
                         .write_buffer_size(128 * 1024)
                         .max_write_buffer_size(usize::MAX)

@@ -207,7 +207,7 @@ fn serve(server: &str) {
                 "fastwebsockets" => any(fastwebsockets_upgrade),
                 "tower-upgrade+tungstenite" => {
                     any(|| async { "" }).layer(UpgradeLayer::new().websocket(
-                        tower_upgrade::websocket::WebSocket::new(),
+                        tower_upgrade::websocket::WebSocketConfig::new(),
                         service_fn(common::ws_echo),
                     ))
                 }
