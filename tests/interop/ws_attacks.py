@@ -14,8 +14,10 @@ Checks (default: all that fit the server):
 - ping_flood:  PING_FLOOD_MB MB of empty Pings, never reading the Pongs; the
                server must stay under RSS_LIMIT_MIB (with EXPECT_DEFLATE=1 the
                client offers permessage-deflate and it must be agreed).
-Sizes default to the CI ones (seconds on a debug build); the issue's sizes:
-  BOMB_MIB=1024 SLOW_READER_MB=100 PING_FLOOD_MB=250
+Sizes default to the CI ones (seconds on a debug build): BOMB_MIB=1024 (the
+issue's size already: it travels as ~1 MiB), SLOW_READER_MB=20,
+PING_FLOOD_MB=10. The issue's sizes, on a release build:
+  SLOW_READER_MB=100 PING_FLOOD_MB=250
 RSS_LIMIT_MIB defaults to 64. A sender "stalls" when the server has not taken
 a byte for STALL_S seconds (default 2): that is the backpressure working.
 Prints `ok ws_attacks.py:CHECK ...` or `FAIL ws_attacks.py:CHECK: why`.
@@ -144,7 +146,7 @@ def slow_reader():
 
 def ping_flood():
     pid = server_pid()
-    total = int(os.environ.get("PING_FLOOD_MB", "25")) * 1_000_000
+    total = int(os.environ.get("PING_FLOOD_MB", "10")) * 1_000_000
     sock = open_ws(DEFLATE)
     ping = wsraw.frame(0x9)
     chunk = ping * ((1 << 20) // len(ping))
