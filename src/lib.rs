@@ -4,6 +4,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod body;
+mod client;
 mod detect;
 mod error;
 mod extensions;
@@ -32,6 +33,7 @@ mod upgraded;
 pub mod websocket;
 
 pub use body::ResponseBody;
+pub use client::{ClientInfo, PeerAddr, TrustedProxies};
 pub use error::ConfigError;
 pub use extensions::ExtensionOffer;
 pub use future::ResponseFuture;

@@ -15,6 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::BoxError;
 
+use crate::client::PeerAddr;
 use crate::lifecycle::Connections;
 use crate::request_body::{hyper_service, RequestBody};
 
@@ -183,11 +184,16 @@ where
                 };
                 // Small HTTP/2 frames go out at once rather than waiting on Nagle.
                 let _ = stream.set_nodelay(true);
+                // The peer address, for trusted proxies and per-client limits.
+                let service = tower::ServiceExt::map_request(
+                    service.clone(),
+                    move |mut req: Request<RequestBody>| {
+                        req.extensions_mut().insert(PeerAddr(peer));
+                        req
+                    },
+                );
                 let connection = builder
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(stream),
-                        hyper_service(service.clone()),
-                    )
+                    .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service(service))
                     .into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {

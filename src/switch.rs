@@ -9,6 +9,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use tower::ServiceExt;
 
+use crate::client::ClientInfo;
 use crate::detect::Via;
 use crate::layer::Config;
 use crate::metrics;
@@ -34,6 +35,10 @@ where
 {
     let registered = config.registry.entries[index].token();
     metrics::attempt(&registered);
+    let mut req = req;
+    let client = ClientInfo::resolve(req.headers(), req.extensions(), &config.trusted_proxies);
+    let client_addr = client.addr();
+    req.extensions_mut().insert(client);
     match prepare(&config, via, index, &token, req).await {
         Ok(response) => {
             metrics::accepted(&registered);
@@ -41,7 +46,7 @@ where
         }
         Err(rejection) => {
             metrics::rejected(&registered, &rejection);
-            trace_rejection(&token, &rejection);
+            trace_rejection(&token, client_addr, &rejection);
             rejection::respond(&renderer, rejection)
         }
     }
@@ -61,6 +66,10 @@ where
 {
     let registration = &config.registry.entries[index];
     let (mut parts, body) = req.into_parts();
+    let client_addr = parts
+        .extensions
+        .get::<ClientInfo>()
+        .and_then(ClientInfo::addr);
     let accepted = registration.protocol.accept(&parts, via, token)?;
     let on_upgrade = parts
         .extensions
@@ -116,6 +125,7 @@ where
         "upgraded",
         protocol = %negotiated.protocol(),
         path = %parts.uri.path(),
+        client = ?client_addr,
         http2 = negotiated.is_http2(),
     );
     let live = registration.token();
@@ -180,9 +190,10 @@ where
     Ok(kept.freeze())
 }
 
-fn trace_rejection(token: &str, rejection: &Rejection) {
+fn trace_rejection(token: &str, client: Option<std::net::IpAddr>, rejection: &Rejection) {
     tracing::debug!(
         protocol = token,
+        client = ?client,
         status = rejection.status().as_u16(),
         reason = rejection.reason(),
         "upgrade rejected"

@@ -100,7 +100,11 @@ impl Protocol for WebSocket {
             1 => headers.get(ORIGIN).map(HeaderValue::as_bytes),
             _ => return Err(ForbiddenOrigin.into()),
         };
-        if !self.origin.allows(origin, Some(host)) {
+        // Behind a trusted proxy, the public origin is what it forwarded.
+        let client = parts.extensions.get::<crate::ClientInfo>();
+        let public_host = client.and_then(|c| c.forwarded_host()).unwrap_or(host);
+        let public_scheme = client.and_then(|c| c.forwarded_proto());
+        if !self.origin.allows(origin, Some(public_host), public_scheme) {
             return Err(ForbiddenOrigin.into());
         }
 
