@@ -90,8 +90,7 @@ where
 }
 
 /// Like [`connect`], as if the connection came from `peer`: every request
-/// carries a [`PeerAddr`](crate::PeerAddr), as under
-/// [`serve`](crate::serve()). For testing trusted proxies and per-client
+/// carries a [`PeerAddr`], as under `serve`. For testing trusted proxies and per-client
 /// limits.
 ///
 /// ```

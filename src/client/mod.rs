@@ -118,10 +118,10 @@ impl FromStr for TrustedProxies {
 
 /// The address of the TCP peer of the connection a request came on.
 ///
-/// [`serve`](crate::serve()) inserts it in every request's extensions; a
-/// server of your own can do the same (axum's `ConnectInfo<SocketAddr>` is
-/// read too, with the `axum` feature). [`testing::send_from`](crate::testing)
-/// sets it in tests.
+/// `tower_upgrade::serve` (feature `serve`) inserts it in every request's
+/// extensions; a server of your own can do the same (axum's
+/// `ConnectInfo<SocketAddr>` is read too, with the `axum` feature).
+/// `testing::send_from` (feature `test-util`) sets it in tests.
 ///
 /// ```
 /// use tower_upgrade::PeerAddr;
