@@ -8,7 +8,7 @@ use http::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{ClientInfo, TrustedProxies, UpgradeLayer, Upgraded};
 
 const NGINX: &str = "127.0.0.1:41000";
@@ -28,7 +28,7 @@ fn app(trusted: &str) -> (App, mpsc::UnboundedReceiver<Option<ClientInfo>>) {
     let layer = UpgradeLayer::new()
         .trusted_proxies(trusted.parse::<TrustedProxies>().unwrap())
         .websocket(
-            WebSocket::new(),
+            WebSocketConfig::new(),
             service_fn(move |conn: Upgraded| {
                 let _ = seen.send(conn.client().cloned());
                 async { Ok::<_, Infallible>(()) }
