@@ -80,8 +80,8 @@
 //! ```
 
 mod connection;
-mod preface;
-mod settings;
+pub(crate) mod preface;
+pub(crate) mod settings;
 mod stream1;
 
 use std::time::Duration;

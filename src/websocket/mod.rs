@@ -33,9 +33,9 @@
 
 mod config;
 #[cfg(feature = "yawc")]
-mod deflate;
+pub(crate) mod deflate;
 #[cfg(feature = "yawc")]
-mod extensions;
+pub(crate) mod extensions;
 mod handshake;
 mod origin;
 mod register;
