@@ -32,10 +32,12 @@
 //! ```
 
 mod config;
-#[cfg(feature = "yawc")]
+#[cfg(any(feature = "yawc", feature = "deflate"))]
 mod deflate;
 mod handshake;
 mod origin;
+#[cfg(feature = "messages")]
+pub(crate) mod socket;
 mod subprotocol;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
@@ -43,8 +45,8 @@ mod tungstenite;
 mod yawc_backend;
 
 pub use config::{FrameLimits, WebSocket};
-#[cfg(feature = "yawc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+#[cfg(any(feature = "yawc", feature = "deflate"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "yawc", feature = "deflate"))))]
 pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
 pub use origin::OriginPolicy;
