@@ -30,7 +30,7 @@ use tokio_tungstenite::WebSocketStream;
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody, TestIo};
 use tower_upgrade::websocket::yawc::{self, Frame, Options, Role};
-use tower_upgrade::websocket::{DeflateConfig, WebSocket};
+use tower_upgrade::websocket::{DeflateConfig, WebSocketConfig};
 use tower_upgrade::UpgradeLayer;
 
 #[path = "../tests/common/mod.rs"]
@@ -96,17 +96,16 @@ impl Server {
     fn app(self) -> App {
         let layer = match self {
             Self::Tungstenite => {
-                UpgradeLayer::new().websocket(WebSocket::new(), service_fn(common::ws_echo))
+                UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(common::ws_echo))
             }
-            Self::Yawc => {
-                UpgradeLayer::new().websocket(WebSocket::new(), service_fn(common::ws_echo_yawc))
-            }
+            Self::Yawc => UpgradeLayer::new()
+                .websocket(WebSocketConfig::new(), service_fn(common::ws_echo_yawc)),
             Self::Deflate => UpgradeLayer::new().websocket(
-                WebSocket::new().permessage_deflate(DeflateConfig::new()),
+                WebSocketConfig::new().permessage_deflate(DeflateConfig::new()),
                 service_fn(common::ws_echo_yawc),
             ),
             Self::DeflateNoContext => UpgradeLayer::new().websocket(
-                WebSocket::new().permessage_deflate(
+                WebSocketConfig::new().permessage_deflate(
                     DeflateConfig::new()
                         .server_no_context_takeover(true)
                         .client_no_context_takeover(true),
@@ -114,7 +113,7 @@ impl Server {
                 service_fn(common::ws_echo_yawc),
             ),
             Self::DeflateSmallWindows => UpgradeLayer::new().websocket(
-                WebSocket::new().permessage_deflate(
+                WebSocketConfig::new().permessage_deflate(
                     DeflateConfig::new()
                         .server_max_window_bits(10)
                         .unwrap()

@@ -20,7 +20,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tower::service_fn;
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::UpgradeLayer;
 
 #[path = "../tests/common/mod.rs"]
@@ -158,10 +158,10 @@ fn serve(mode: &str) {
                 ),
                 "tower-upgrade" => axum::Router::new()
                     .route("/", get(|| async { "" }))
-                    .layer(UpgradeLayer::new().websocket(WebSocket::new(), service_fn(echo))),
+                    .layer(UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))),
                 "tower-upgrade+tungstenite-defaults" => {
                     // tungstenite 0.29's defaults: 128 KiB buffers, 64 MiB messages, 16 MiB frames.
-                    let settings = WebSocket::new()
+                    let settings = WebSocketConfig::new()
                         .read_buffer_size(128 * 1024)
                         .write_buffer_size(128 * 1024)
                         .max_write_buffer_size(usize::MAX)

@@ -29,6 +29,9 @@ pub(crate) struct Config {
     pub(crate) max_request_body: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) retry_after_secs: u32,
+    /// This layer's limit on live connections, all protocols together; a
+    /// clone may set another (the count itself, in `connections`, is shared).
+    pub(crate) max_connections: usize,
     pub(crate) connections: Connections,
 }
 
@@ -43,14 +46,14 @@ pub(crate) struct Config {
 /// ```
 /// use axum::{routing::get, Router};
 /// use tower::service_fn;
-/// use tower_upgrade::{websocket::WebSocket, UpgradeLayer, Upgraded};
+/// use tower_upgrade::{websocket::WebSocketConfig, UpgradeLayer, Upgraded};
 ///
 /// let app: Router = Router::new()
 ///     .route("/", get(|| async { "hello" }))
 ///     .layer(
 ///         UpgradeLayer::new()
 ///             .websocket(
-///                 WebSocket::new().subprotocols(["chat"]),
+///                 WebSocketConfig::new().subprotocols(["chat"]),
 ///                 service_fn(|conn: Upgraded| async move {
 ///                     // conn is the raw WebSocket byte stream; see
 ///                     // `Upgraded::into_tungstenite` for messages.
@@ -99,6 +102,7 @@ impl UpgradeLayer {
                 max_request_body: DEFAULT_MAX_REQUEST_BODY,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
                 retry_after_secs: 5,
+                max_connections: usize::MAX,
                 connections: Connections::default(),
             }),
             renderer: PlainTextRejection,
@@ -111,7 +115,65 @@ impl<R> UpgradeLayer<R> {
         Arc::make_mut(&mut self.config)
     }
 
-    pub(crate) fn register<H>(
+    /// Offers the protocol `token` (`name` or `name/version`) with the
+    /// handshake of `protocol`, your own implementation of [`Protocol`]:
+    /// the layer switches when `protocol` accepts, and `handler` gets the
+    /// connection. See [`Protocol`] for a complete example.
+    ///
+    /// Tokens match as in [`protocol`](Self::protocol).
+    ///
+    /// # Panics
+    ///
+    /// When `token` is not a valid `name[/version]` or is registered twice;
+    /// [`try_register`](Self::try_register) returns the error instead.
+    pub fn register<P, H>(self, token: &str, protocol: P, handler: H) -> Self
+    where
+        P: Protocol,
+        H: Service<Upgraded> + Clone + Send + Sync + 'static,
+        H::Response: Send + 'static,
+        H::Error: Into<BoxError> + 'static,
+        H::Future: Send + 'static,
+    {
+        self.try_register(token, protocol, handler)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Like [`register`](Self::register), but returns an error for an
+    /// invalid or repeated token.
+    ///
+    /// ```
+    /// use http::request::Parts;
+    /// use tower::service_fn;
+    /// use tower_upgrade::{Accepted, Offer, Protocol, Rejection, UpgradeLayer, Upgraded};
+    ///
+    /// struct Anything;
+    ///
+    /// impl Protocol for Anything {
+    ///     fn accept(&self, _: &Parts, _: &Offer<'_>) -> Result<Accepted, Rejection> {
+    ///         Ok(Accepted::new())
+    ///     }
+    /// }
+    ///
+    /// let handler = service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) });
+    /// assert!(UpgradeLayer::new().try_register("a b", Anything, handler).is_err());
+    /// ```
+    pub fn try_register<P, H>(
+        self,
+        token: &str,
+        protocol: P,
+        handler: H,
+    ) -> Result<Self, ConfigError>
+    where
+        P: Protocol,
+        H: Service<Upgraded> + Clone + Send + Sync + 'static,
+        H::Response: Send + 'static,
+        H::Error: Into<BoxError> + 'static,
+        H::Future: Send + 'static,
+    {
+        self.register_arc(token, Arc::new(protocol), handler)
+    }
+
+    fn register_arc<H>(
         mut self,
         token: &str,
         protocol: Arc<dyn Protocol>,
@@ -199,7 +261,7 @@ impl<R> UpgradeLayer<R> {
         H::Error: Into<BoxError> + 'static,
         H::Future: Send + 'static,
     {
-        self.register(token, Arc::new(Custom), handler)
+        self.try_register(token, Custom, handler)
     }
 
     /// Whose preference picks among several offered protocols; the server's
@@ -238,7 +300,7 @@ impl<R> UpgradeLayer<R> {
     /// new protocol, except to h2c, which answers the request itself on
     /// stream 1: there a body over the bound (or of undeclared length) is not
     /// read at all, and the request reaches the inner service over HTTP/1.1
-    /// instead (see [`h2c`](crate::h2c) with the `h2c` feature).
+    /// instead (see the `h2c` module, feature `h2c`).
     pub fn max_request_body(mut self, bytes: usize) -> Self {
         self.config_mut().max_request_body = bytes;
         self
@@ -253,8 +315,20 @@ impl<R> UpgradeLayer<R> {
 
     /// The most upgraded connections live at once, all protocols together.
     /// Past it, upgrades get `503` with `Retry-After`. Unlimited by default.
+    ///
+    /// The limit belongs to this layer: setting it on a clone leaves the
+    /// original's alone. The count it is compared with is shared by the
+    /// clones (see [`connections`](Self::connections)).
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let public = UpgradeLayer::new().max_connections(10_000);
+    /// let admin = public.clone().max_connections(10); // `public` keeps 10,000
+    /// # let _ = (public, admin);
+    /// ```
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.config_mut().connections.set_max(max);
+        self.config_mut().max_connections = max;
         self
     }
 
@@ -317,34 +391,5 @@ impl<S, R: Clone> Layer<S> for UpgradeLayer<R> {
             config: self.config.clone(),
             renderer: self.renderer.clone(),
         }
-    }
-}
-
-#[cfg(feature = "websocket")]
-impl<R> UpgradeLayer<R> {
-    /// Offers WebSocket (RFC 6455, and RFC 8441 over HTTP/2) with `settings`;
-    /// `handler` gets each connection after the handshake.
-    ///
-    /// ```
-    /// use tower::service_fn;
-    /// use tower_upgrade::websocket::WebSocket;
-    /// use tower_upgrade::{UpgradeLayer, Upgraded};
-    ///
-    /// let layer = UpgradeLayer::new().websocket(
-    ///     WebSocket::new().subprotocols(["echo"]),
-    ///     service_fn(|conn: Upgraded| async move { Ok::<_, std::io::Error>(()) }),
-    /// );
-    /// # let _ = layer;
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
-    pub fn websocket<H>(self, settings: crate::websocket::WebSocket, handler: H) -> Self
-    where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
-    {
-        self.register("websocket", Arc::new(settings), handler)
-            .unwrap_or_else(|e| panic!("{e}"))
     }
 }

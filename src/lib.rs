@@ -3,10 +3,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+#[path = "fuzz/mod.rs"]
+pub mod __fuzz;
 mod body;
 mod detect;
 mod error;
-mod extensions;
 mod future;
 #[cfg(feature = "h2c")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
@@ -31,18 +34,18 @@ mod upgraded;
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod websocket;
 
+// The WebSocket rejections also at the root, where they were before they
+// moved to `websocket`.
 pub use body::ResponseBody;
 pub use error::ConfigError;
-pub use extensions::ExtensionOffer;
 pub use future::ResponseFuture;
 pub use layer::{UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_REQUEST_BODY};
 pub use lifecycle::{Connections, ShutdownSignal};
+pub use protocol::{Accepted, Offer, Protocol};
 pub use registry::Preference;
 pub use rejection::{
-    BodyTooLarge, ConnectionNotUpgradable, ForbiddenOrigin, InvalidBody, InvalidWebSocketKey,
-    MethodNotAllowed, MissingHost, MissingWebSocketVersion, NoSupportedSubprotocol,
-    PlainTextRejection, Rejection, RenderRejection, TooManyConnections,
-    UnsupportedWebSocketVersion, UpgradeRequired,
+    BodyTooLarge, ConnectionNotUpgradable, CustomRejection, InvalidBody, PlainTextRejection,
+    Rejection, RenderRejection, TooManyConnections, UpgradeRequired,
 };
 #[cfg(any(feature = "h2c", feature = "serve"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "h2c", feature = "serve"))))]
@@ -52,3 +55,9 @@ pub use request_body::RequestBody;
 pub use serve::{serve, Serve, DEFAULT_SHUTDOWN_TIMEOUT};
 pub use service::Upgrade;
 pub use upgraded::{Negotiated, Upgraded};
+#[cfg(feature = "websocket")]
+#[doc(no_inline)]
+pub use websocket::{
+    ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
+    NoSupportedSubprotocol, UnsupportedWebSocketVersion,
+};

@@ -33,7 +33,6 @@ struct Inner {
     tracker: TaskTracker,
     shutdown: CancellationToken,
     active: Arc<AtomicUsize>,
-    max: AtomicUsize,
     /// Each registered protocol's token and count, for `active_for`.
     protocols: Mutex<Vec<(Box<str>, Arc<AtomicUsize>)>>,
 }
@@ -45,7 +44,6 @@ impl Default for Connections {
                 tracker: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
                 active: Arc::new(AtomicUsize::new(0)),
-                max: AtomicUsize::new(usize::MAX),
                 protocols: Mutex::new(Vec::new()),
             }),
         }
@@ -103,10 +101,6 @@ impl Connections {
         done
     }
 
-    pub(crate) fn set_max(&self, max: usize) {
-        self.inner.max.store(max, Ordering::Release);
-    }
-
     /// Makes the count of a newly registered protocol visible to `active_for`.
     pub(crate) fn track(&self, token: String, slots: &Slots) {
         let mut protocols = self
@@ -127,13 +121,15 @@ impl Connections {
         &self.inner.tracker
     }
 
-    /// Takes a place in the global count and in `protocol`'s, or `None` when
-    /// either is full or the server is shutting down.
-    pub(crate) fn admit(&self, protocol: &Slots) -> Option<Admission> {
+    /// Takes a place in the global count (of which the layer allows `max`)
+    /// and in `protocol`'s, or `None` when either is full or the server is
+    /// shutting down. The limits are the calling layer's configuration; only
+    /// the counts are shared with the layer's clones.
+    pub(crate) fn admit(&self, max: usize, protocol: &Slots) -> Option<Admission> {
         if self.is_shutting_down() {
             return None;
         }
-        let global = Place::take(&self.inner.active, self.inner.max.load(Ordering::Acquire))?;
+        let global = Place::take(&self.inner.active, max)?;
         let own = Place::take(&protocol.active, protocol.max)?;
         Some(Admission {
             _places: [global, own],
@@ -234,18 +230,17 @@ mod tests {
     #[test]
     fn admission_counts_and_limits() {
         let connections = Connections::default();
-        connections.set_max(2);
         let ws = Slots::new(1);
         let other = Slots::new(usize::MAX);
-        let a = connections.admit(&ws).expect("first websocket");
-        assert!(connections.admit(&ws).is_none(), "websocket limit is 1");
+        let a = connections.admit(2, &ws).expect("first websocket");
+        assert!(connections.admit(2, &ws).is_none(), "websocket limit is 1");
         assert_eq!(
             connections.active(),
             1,
             "a refused admission gives its place back"
         );
-        let b = connections.admit(&other).expect("second connection");
-        assert!(connections.admit(&other).is_none(), "global limit is 2");
+        let b = connections.admit(2, &other).expect("second connection");
+        assert!(connections.admit(2, &other).is_none(), "global limit is 2");
         assert_eq!(
             (connections.active(), ws.active(), other.active()),
             (2, 1, 1)
@@ -258,7 +253,7 @@ mod tests {
         );
         connections.shutdown();
         assert!(
-            connections.admit(&other).is_none(),
+            connections.admit(2, &other).is_none(),
             "no admission after shutdown"
         );
     }

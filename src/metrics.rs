@@ -20,16 +20,24 @@ pub(crate) fn reason_label(rejection: &Rejection) -> &'static str {
     match rejection {
         Rejection::UpgradeRequired(_) => "upgrade_required",
         Rejection::ConnectionNotUpgradable(_) => "connection_not_upgradable",
+        #[cfg(feature = "websocket")]
         Rejection::MethodNotAllowed(_) => "method_not_allowed",
+        #[cfg(feature = "websocket")]
         Rejection::MissingHost(_) => "missing_host",
+        #[cfg(feature = "websocket")]
         Rejection::InvalidWebSocketKey(_) => "invalid_websocket_key",
+        #[cfg(feature = "websocket")]
         Rejection::MissingWebSocketVersion(_) => "missing_websocket_version",
+        #[cfg(feature = "websocket")]
         Rejection::UnsupportedWebSocketVersion(_) => "unsupported_websocket_version",
+        #[cfg(feature = "websocket")]
         Rejection::ForbiddenOrigin(_) => "forbidden_origin",
+        #[cfg(feature = "websocket")]
         Rejection::NoSupportedSubprotocol(_) => "no_supported_subprotocol",
         Rejection::BodyTooLarge(_) => "body_too_large",
         Rejection::InvalidBody(_) => "invalid_body",
         Rejection::TooManyConnections(_) => "too_many_connections",
+        Rejection::Custom(r) => r.metrics_label(),
     }
 }
 

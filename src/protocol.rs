@@ -1,70 +1,228 @@
-//! What a protocol contributes to the switch: its checks and its headers.
+//! The extension point every protocol is built on: [`Protocol`] decides,
+//! from what the client [`Offer`]s, whether to switch and on what terms
+//! ([`Accepted`]). WebSocket and h2c are implementations of it, exactly as a
+//! third-party protocol would be.
 
 use http::request::Parts;
-use http::HeaderMap;
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 
 use crate::detect::Via;
 use crate::rejection::Rejection;
-use crate::upgraded::Negotiated;
 
-/// The outcome of a protocol's checks: the headers of the switch response and
-/// what was agreed.
-pub(crate) struct Accepted {
-    pub(crate) headers: HeaderMap,
-    pub(crate) negotiated: Negotiated,
-    #[cfg(feature = "websocket")]
-    pub(crate) frame_limits: Option<crate::websocket::FrameLimits>,
-    #[cfg(feature = "yawc")]
-    pub(crate) deflate: Option<crate::websocket::DeflateConfig>,
-}
-
-impl Accepted {
-    pub(crate) fn new(negotiated: Negotiated) -> Self {
-        Self {
-            headers: HeaderMap::new(),
-            negotiated,
-            #[cfg(feature = "websocket")]
-            frame_limits: None,
-            #[cfg(feature = "yawc")]
-            deflate: None,
-        }
-    }
-}
-
-/// What a protocol may look at when deciding, before anything is read,
-/// whether it takes a request at all.
-#[cfg_attr(not(feature = "h2c"), allow(dead_code))]
-pub(crate) struct Offer<'a> {
-    /// The token exactly as the client sent it.
-    pub(crate) token: &'a str,
-    pub(crate) via: Via,
-    pub(crate) headers: &'a HeaderMap,
-    /// The body's length when it is known up front (`Content-Length`, or no
-    /// body at all).
-    pub(crate) body_len: Option<u64>,
-    /// The layer's bound on the body read before switching.
-    pub(crate) max_request_body: usize,
-}
-
-/// A protocol the layer can switch to.
-pub(crate) trait Protocol: Send + Sync + 'static {
-    /// Checks the request that asked for `token` and either accepts it, with
-    /// the headers to add to the switch response, or rejects it.
-    fn accept(&self, parts: &Parts, via: Via, token: &str) -> Result<Accepted, Rejection>;
+/// A protocol the layer can switch to: its checks, its response headers, and
+/// what it hands to the handler.
+///
+/// For a protocol with no handshake of its own,
+/// [`UpgradeLayer::protocol`](crate::UpgradeLayer::protocol) needs no
+/// implementation.
+///
+/// A protocol of your own, registered with
+/// [`UpgradeLayer::register`](crate::UpgradeLayer::register): it requires a
+/// header, refuses a bad value with its own status and reason, answers with a
+/// header, and hands the agreed value to the handler.
+///
+/// ```
+/// use http::request::Parts;
+/// use http::{HeaderName, HeaderValue, StatusCode};
+/// use tower::service_fn;
+/// use tower_upgrade::{Accepted, CustomRejection, Offer, Protocol, Rejection, UpgradeLayer, Upgraded};
+///
+/// /// What the handler reads back: the line length both sides agreed on.
+/// #[derive(Clone, Copy, Debug)]
+/// struct MaxLine(usize);
+///
+/// struct Linecount;
+///
+/// impl Protocol for Linecount {
+///     fn accept(&self, request: &Parts, _offer: &Offer<'_>) -> Result<Accepted, Rejection> {
+///         let max = request
+///             .headers
+///             .get("linecount-max-line")
+///             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+///             .filter(|n| (1..=65536).contains(n))
+///             .ok_or_else(|| {
+///                 CustomRejection::new(
+///                     StatusCode::BAD_REQUEST,
+///                     "Linecount-Max-Line must be a number from 1 to 65536",
+///                 )
+///                 .label("linecount_bad_max_line")
+///             })?;
+///         Ok(Accepted::new()
+///             .with_header(HeaderName::from_static("linecount-max-line"), HeaderValue::from(max))
+///             .with_extension(MaxLine(max)))
+///     }
+/// }
+///
+/// let layer = UpgradeLayer::new().register(
+///     "linecount/1",
+///     Linecount,
+///     service_fn(|conn: Upgraded| async move {
+///         let MaxLine(max) = *conn.extensions().get::<MaxLine>().expect("set by accept");
+///         # let _ = max;
+///         Ok::<_, std::io::Error>(())
+///     }),
+/// );
+/// # let _ = layer;
+/// ```
+pub trait Protocol: Send + Sync + 'static {
+    /// Checks the request that asked for this protocol and either accepts
+    /// it, with the headers to add to the switch response and the values to
+    /// hand to the handler, or rejects it with a response the client sees
+    /// (a [`CustomRejection`](crate::CustomRejection) for your own status
+    /// and reason).
+    ///
+    /// Runs after [`declines`](Self::declines) and before the body is read.
+    fn accept(&self, request: &Parts, offer: &Offer<'_>) -> Result<Accepted, Rejection>;
 
     /// Why this protocol does not take the request, if it does not. A
     /// declined offer is not an error: the layer looks for another offered
     /// protocol and otherwise hands the request to the inner service, which
     /// answers it as if no switch had been asked for (RFC 9110 §7.8
-    /// lets a server ignore `Upgrade`). Runs before anything is read.
+    /// lets a server ignore `Upgrade`). Runs before anything is read, on
+    /// every request that offers this protocol, so it should allocate
+    /// nothing.
     fn declines(&self, _offer: &Offer<'_>) -> Option<&'static str> {
         None
     }
 
     /// Whether the handler needs the request body, which is then read in
-    /// full before the switch and handed over in [`Upgraded`](crate::Upgraded).
+    /// full (up to the layer's
+    /// [`max_request_body`](crate::UpgradeLayer::max_request_body)) before
+    /// the switch and handed over in [`Upgraded::body`](crate::Upgraded::body).
+    /// Otherwise the body is read and dropped as it arrives.
     fn keeps_body(&self) -> bool {
         false
+    }
+}
+
+/// What a protocol sees of a request that offers it.
+///
+/// ```
+/// use tower_upgrade::Offer;
+///
+/// fn describe(offer: &Offer<'_>) -> String {
+///     format!("{} over HTTP/{}", offer.token(), if offer.is_http2() { 2 } else { 1 })
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Offer<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) via: Via,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body_len: Option<u64>,
+    pub(crate) max_request_body: usize,
+}
+
+impl<'a> Offer<'a> {
+    /// The protocol token exactly as the client sent it (`linecount/1`,
+    /// `WebSocket`).
+    pub fn token(&self) -> &'a str {
+        self.token
+    }
+
+    /// Whether the request is an HTTP/2 extended CONNECT (RFC 8441) rather
+    /// than an HTTP/1.1 `Upgrade`.
+    pub fn is_http2(&self) -> bool {
+        self.via == Via::Http2Connect
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The body's length when it is known up front (`Content-Length`, or no
+    /// body at all).
+    pub fn body_len(&self) -> Option<u64> {
+        self.body_len
+    }
+
+    /// The layer's bound on the body read before switching.
+    pub fn max_request_body(&self) -> usize {
+        self.max_request_body
+    }
+}
+
+/// The terms of a switch a [`Protocol`] accepted: headers for the response,
+/// the subprotocol chosen (if the protocol has such a thing), and values for
+/// the handler, which finds them in
+/// [`Upgraded::extensions`](crate::Upgraded::extensions).
+///
+/// ```
+/// use http::{HeaderName, HeaderValue};
+/// use tower_upgrade::Accepted;
+///
+/// #[derive(Clone)]
+/// struct SessionId(u64);
+///
+/// let accepted = Accepted::new()
+///     .with_header(HeaderName::from_static("x-session"), HeaderValue::from(7))
+///     .with_subprotocol("v2")
+///     .with_extension(SessionId(7));
+/// assert_eq!(accepted.headers()["x-session"], "7");
+/// assert_eq!(accepted.subprotocol(), Some("v2"));
+/// assert!(accepted.extensions().get::<SessionId>().is_some());
+/// ```
+#[must_use]
+#[derive(Debug, Default)]
+pub struct Accepted {
+    pub(crate) headers: HeaderMap,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) extensions: Extensions,
+}
+
+impl Accepted {
+    /// Accepts with no headers of its own and nothing for the handler.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `name: value` to the switch response (after `Connection` and
+    /// `Upgrade`, which the layer writes).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Records the subprotocol chosen, which the handler reads in
+    /// [`Negotiated::subprotocol`](crate::Negotiated::subprotocol). Sending
+    /// it to the client (WebSocket's `Sec-WebSocket-Protocol`) is the
+    /// protocol's business.
+    pub fn with_subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
+        self.subprotocol = Some(subprotocol.into());
+        self
+    }
+
+    /// Hands `value` to the handler, in
+    /// [`Upgraded::extensions`](crate::Upgraded::extensions).
+    pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// The headers added to the switch response.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// Mutable access to the headers added to the switch response.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The subprotocol chosen, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The values handed to the handler.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Mutable access to the values handed to the handler.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
     }
 }
 
@@ -72,10 +230,7 @@ pub(crate) trait Protocol: Send + Sync + 'static {
 pub(crate) struct Custom;
 
 impl Protocol for Custom {
-    fn accept(&self, _: &Parts, via: Via, token: &str) -> Result<Accepted, Rejection> {
-        Ok(Accepted::new(Negotiated::new(
-            token.to_owned(),
-            via == Via::Http2Connect,
-        )))
+    fn accept(&self, _: &Parts, _: &Offer<'_>) -> Result<Accepted, Rejection> {
+        Ok(Accepted::new())
     }
 }

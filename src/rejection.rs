@@ -7,13 +7,15 @@
 //! yourself.
 
 use bytes::Bytes;
-use http::header::{
-    HeaderName, HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, RETRY_AFTER, UPGRADE,
-};
-use http::{HeaderMap, Response, StatusCode};
+use std::borrow::Cow;
 use std::fmt;
 
-macro_rules! rejection {
+use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_TYPE, RETRY_AFTER, UPGRADE};
+use http::{HeaderMap, Response, StatusCode};
+
+/// A rejection with a fixed status and reason: the type, its `Display` and
+/// `Error`, and its place in [`Rejection`].
+macro_rules! simple_rejection {
     ($(#[$meta:meta])* $name:ident, $status:ident, $reason:literal) => {
         $(#[$meta])*
         #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -22,8 +24,8 @@ macro_rules! rejection {
 
         impl $name {
             /// The status code of the response.
-            pub fn status(&self) -> StatusCode {
-                StatusCode::$status
+            pub fn status(&self) -> ::http::StatusCode {
+                ::http::StatusCode::$status
             }
 
             /// The reason, in words, sent as the response body.
@@ -32,23 +34,25 @@ macro_rules! rejection {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str($reason)
             }
         }
 
-        impl std::error::Error for $name {}
+        impl ::std::error::Error for $name {}
 
-        impl From<$name> for Rejection {
+        impl From<$name> for $crate::rejection::Rejection {
             fn from(r: $name) -> Self {
-                Rejection::$name(r)
+                $crate::rejection::Rejection::$name(r)
             }
         }
     };
 }
+#[cfg(feature = "websocket")]
+pub(crate) use simple_rejection;
 
-rejection!(
+simple_rejection!(
     /// The server cannot switch protocols on this connection: the request
     /// carries no upgrade handle, as when the service is called outside of a
     /// hyper server, or by a server that does not support upgrades.
@@ -63,62 +67,14 @@ rejection!(
     NOT_IMPLEMENTED,
     "this connection cannot be upgraded: the server was not started with upgrade support"
 );
-rejection!(
-    /// A WebSocket handshake must be a `GET` (RFC 6455 §4.1); HTTP/2
-    /// extended CONNECT uses `CONNECT` (RFC 8441 §4). `405` with `Allow: GET`.
-    MethodNotAllowed,
-    METHOD_NOT_ALLOWED,
-    "a WebSocket handshake must use the GET method"
-);
-rejection!(
-    /// The request names no host (RFC 6455 §4.2.1 item 2). `400`.
-    MissingHost,
-    BAD_REQUEST,
-    "the WebSocket handshake has no Host header"
-);
-rejection!(
-    /// `Sec-WebSocket-Key` is missing, repeated, or does not decode to
-    /// exactly 16 bytes of base64 (RFC 6455 §4.2.1 item 5). `400`.
-    InvalidWebSocketKey,
-    BAD_REQUEST,
-    "Sec-WebSocket-Key must be present once and be 16 bytes encoded in base64"
-);
-rejection!(
-    /// `Sec-WebSocket-Version` is missing or repeated (RFC 6455 §4.2.1
-    /// item 6). `400`, with `Sec-WebSocket-Version: 13`.
-    MissingWebSocketVersion,
-    BAD_REQUEST,
-    "Sec-WebSocket-Version must be present once"
-);
-rejection!(
-    /// The client speaks a WebSocket version other than 13. RFC 6455 §4.4:
-    /// `426 Upgrade Required` with `Sec-WebSocket-Version: 13`.
-    UnsupportedWebSocketVersion,
-    UPGRADE_REQUIRED,
-    "unsupported WebSocket version: this server speaks version 13"
-);
-rejection!(
-    /// The `Origin` is not allowed by the [`OriginPolicy`](crate::websocket::OriginPolicy):
-    /// the defence against cross-site WebSocket hijacking (RFC 6455 §10.2). `403`.
-    ForbiddenOrigin,
-    FORBIDDEN,
-    "the request's Origin is not allowed to open a WebSocket here"
-);
-rejection!(
-    /// The server requires a subprotocol and the client offered none that the
-    /// server supports (RFC 6455 §4.2.2). `400`.
-    NoSupportedSubprotocol,
-    BAD_REQUEST,
-    "none of the offered WebSocket subprotocols is supported"
-);
-rejection!(
+simple_rejection!(
     /// The upgrade request's body is larger than the layer reads before
     /// switching (RFC 9110 §7.8: the whole request is read first). `413`.
     BodyTooLarge,
     PAYLOAD_TOO_LARGE,
     "the upgrade request's body is too large"
 );
-rejection!(
+simple_rejection!(
     /// The upgrade request's body could not be read to its end. `400`.
     InvalidBody,
     BAD_REQUEST,
@@ -210,6 +166,93 @@ impl From<TooManyConnections> for Rejection {
     }
 }
 
+/// A refusal of a protocol's own making: any status, a reason, and the
+/// headers to send with it. What a [`Protocol`](crate::Protocol) returns
+/// when its checks fail; it goes through [`RenderRejection`] and is counted
+/// in the metrics like every other rejection, under its
+/// [`label`](Self::label).
+///
+/// ```
+/// use http::{HeaderName, HeaderValue, StatusCode};
+/// use tower_upgrade::{CustomRejection, Rejection};
+///
+/// let rejection: Rejection = CustomRejection::new(StatusCode::BAD_REQUEST, "Linecount-Max-Line must be a number")
+///     .header(HeaderName::from_static("linecount-max-line"), HeaderValue::from_static("1024"))
+///     .label("linecount_bad_max_line")
+///     .into();
+/// assert_eq!(rejection.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(rejection.reason(), "Linecount-Max-Line must be a number");
+/// assert_eq!(rejection.required_headers()["linecount-max-line"], "1024");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct CustomRejection(Box<Custom>);
+
+/// Boxed so that `Result<_, Rejection>` stays small.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Custom {
+    status: StatusCode,
+    reason: Cow<'static, str>,
+    headers: HeaderMap,
+    label: &'static str,
+}
+
+impl CustomRejection {
+    /// A refusal with `status` and `reason` (sent as the response body by
+    /// [`PlainTextRejection`]), counted under the metrics label `custom`.
+    pub fn new(status: StatusCode, reason: impl Into<Cow<'static, str>>) -> Self {
+        Self(Box::new(Custom {
+            status,
+            reason: reason.into(),
+            headers: HeaderMap::new(),
+            label: "custom",
+        }))
+    }
+
+    /// Adds a header the response must carry, whatever the renderer writes.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.append(name, value);
+        self
+    }
+
+    /// The `reason` label of `tower_upgrade_rejected_total` (feature
+    /// `metrics`). A `&'static str`, so a client cannot grow the number of
+    /// series.
+    pub fn label(mut self, label: &'static str) -> Self {
+        self.0.label = label;
+        self
+    }
+
+    /// The status code of the response.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// The reason, in words, sent as the response body.
+    pub fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// The metrics label.
+    pub fn metrics_label(&self) -> &'static str {
+        self.0.label
+    }
+}
+
+impl fmt::Display for CustomRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.reason)
+    }
+}
+
+impl std::error::Error for CustomRejection {}
+
+impl From<CustomRejection> for Rejection {
+    fn from(r: CustomRejection) -> Self {
+        Rejection::Custom(r)
+    }
+}
+
 /// Why an upgrade was refused. Put in the extensions of every rejection
 /// response.
 ///
@@ -227,26 +270,42 @@ pub enum Rejection {
     UpgradeRequired(UpgradeRequired),
     /// See [`ConnectionNotUpgradable`].
     ConnectionNotUpgradable(ConnectionNotUpgradable),
-    /// See [`MethodNotAllowed`].
-    MethodNotAllowed(MethodNotAllowed),
-    /// See [`MissingHost`].
-    MissingHost(MissingHost),
-    /// See [`InvalidWebSocketKey`].
-    InvalidWebSocketKey(InvalidWebSocketKey),
-    /// See [`MissingWebSocketVersion`].
-    MissingWebSocketVersion(MissingWebSocketVersion),
-    /// See [`UnsupportedWebSocketVersion`].
-    UnsupportedWebSocketVersion(UnsupportedWebSocketVersion),
-    /// See [`ForbiddenOrigin`].
-    ForbiddenOrigin(ForbiddenOrigin),
-    /// See [`NoSupportedSubprotocol`].
-    NoSupportedSubprotocol(NoSupportedSubprotocol),
+    /// See [`MethodNotAllowed`](crate::websocket::MethodNotAllowed).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    MethodNotAllowed(crate::websocket::MethodNotAllowed),
+    /// See [`MissingHost`](crate::websocket::MissingHost).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    MissingHost(crate::websocket::MissingHost),
+    /// See [`InvalidWebSocketKey`](crate::websocket::InvalidWebSocketKey).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    InvalidWebSocketKey(crate::websocket::InvalidWebSocketKey),
+    /// See [`MissingWebSocketVersion`](crate::websocket::MissingWebSocketVersion).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    MissingWebSocketVersion(crate::websocket::MissingWebSocketVersion),
+    /// See [`UnsupportedWebSocketVersion`](crate::websocket::UnsupportedWebSocketVersion).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    UnsupportedWebSocketVersion(crate::websocket::UnsupportedWebSocketVersion),
+    /// See [`ForbiddenOrigin`](crate::websocket::ForbiddenOrigin).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    ForbiddenOrigin(crate::websocket::ForbiddenOrigin),
+    /// See [`NoSupportedSubprotocol`](crate::websocket::NoSupportedSubprotocol).
+    #[cfg(feature = "websocket")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
+    NoSupportedSubprotocol(crate::websocket::NoSupportedSubprotocol),
     /// See [`BodyTooLarge`].
     BodyTooLarge(BodyTooLarge),
     /// See [`InvalidBody`].
     InvalidBody(InvalidBody),
     /// See [`TooManyConnections`].
     TooManyConnections(TooManyConnections),
+    /// See [`CustomRejection`]: a protocol's own refusal.
+    Custom(CustomRejection),
 }
 
 macro_rules! each {
@@ -254,21 +313,27 @@ macro_rules! each {
         match $self {
             Rejection::UpgradeRequired($r) => $e,
             Rejection::ConnectionNotUpgradable($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::MethodNotAllowed($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::MissingHost($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::InvalidWebSocketKey($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::MissingWebSocketVersion($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::UnsupportedWebSocketVersion($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::ForbiddenOrigin($r) => $e,
+            #[cfg(feature = "websocket")]
             Rejection::NoSupportedSubprotocol($r) => $e,
             Rejection::BodyTooLarge($r) => $e,
             Rejection::InvalidBody($r) => $e,
             Rejection::TooManyConnections($r) => $e,
+            Rejection::Custom($r) => $e,
         }
     };
 }
-
-const SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
 
 impl Rejection {
     /// The status code of the response.
@@ -277,7 +342,7 @@ impl Rejection {
     }
 
     /// The reason, in words, sent as the response body.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> &str {
         each!(self, r => r.reason())
     }
 
@@ -299,12 +364,17 @@ impl Rejection {
                 headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             }
             // RFC 9110 §15.5.6: a 405 MUST carry Allow.
+            #[cfg(feature = "websocket")]
             Rejection::MethodNotAllowed(_) => {
-                headers.insert(ALLOW, HeaderValue::from_static("GET"));
+                headers.insert(http::header::ALLOW, HeaderValue::from_static("GET"));
             }
             // RFC 6455 §4.2.2 item 4 and §4.4.
+            #[cfg(feature = "websocket")]
             Rejection::MissingWebSocketVersion(_) | Rejection::UnsupportedWebSocketVersion(_) => {
-                headers.insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+                headers.insert(
+                    http::header::SEC_WEBSOCKET_VERSION,
+                    HeaderValue::from_static("13"),
+                );
                 if matches!(self, Rejection::UnsupportedWebSocketVersion(_)) {
                     headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
                     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
@@ -314,6 +384,7 @@ impl Rejection {
             Rejection::TooManyConnections(r) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs));
             }
+            Rejection::Custom(r) => headers.clone_from(&r.0.headers),
             _ => {}
         }
         headers
@@ -381,7 +452,7 @@ pub struct PlainTextRejection;
 
 impl RenderRejection for PlainTextRejection {
     fn render(&self, rejection: &Rejection) -> Response<Bytes> {
-        let mut response = Response::new(Bytes::from_static(rejection.reason().as_bytes()));
+        let mut response = Response::new(Bytes::copy_from_slice(rejection.reason().as_bytes()));
         *response.status_mut() = rejection.status();
         response.headers_mut().insert(
             CONTENT_TYPE,
@@ -411,28 +482,14 @@ mod tests {
 
     #[test]
     fn every_rejection_has_status_reason_and_required_headers() {
-        let table: Vec<(Rejection, u16, Option<(&str, &str)>)> = vec![
+        #[allow(unused_mut)] // without the websocket feature
+        let mut table: Vec<(Rejection, u16, Option<(&str, &str)>)> = vec![
             (
                 UpgradeRequired::new(HeaderValue::from_static("websocket")).into(),
                 426,
                 Some(("upgrade", "websocket")),
             ),
             (ConnectionNotUpgradable.into(), 501, None),
-            (MethodNotAllowed.into(), 405, Some(("allow", "GET"))),
-            (MissingHost.into(), 400, None),
-            (InvalidWebSocketKey.into(), 400, None),
-            (
-                MissingWebSocketVersion.into(),
-                400,
-                Some(("sec-websocket-version", "13")),
-            ),
-            (
-                UnsupportedWebSocketVersion.into(),
-                426,
-                Some(("sec-websocket-version", "13")),
-            ),
-            (ForbiddenOrigin.into(), 403, None),
-            (NoSupportedSubprotocol.into(), 400, None),
             (BodyTooLarge.into(), 413, None),
             (InvalidBody.into(), 400, None),
             (
@@ -440,7 +497,38 @@ mod tests {
                 503,
                 Some(("retry-after", "5")),
             ),
+            (
+                CustomRejection::new(StatusCode::IM_A_TEAPOT, "short and stout")
+                    .header(
+                        HeaderName::from_static("x-spout"),
+                        HeaderValue::from_static("1"),
+                    )
+                    .into(),
+                418,
+                Some(("x-spout", "1")),
+            ),
         ];
+        #[cfg(feature = "websocket")]
+        {
+            use crate::websocket::*;
+            table.extend([
+                (MethodNotAllowed.into(), 405, Some(("allow", "GET"))),
+                (MissingHost.into(), 400, None),
+                (InvalidWebSocketKey.into(), 400, None),
+                (
+                    MissingWebSocketVersion.into(),
+                    400,
+                    Some(("sec-websocket-version", "13")),
+                ),
+                (
+                    UnsupportedWebSocketVersion.into(),
+                    426,
+                    Some(("sec-websocket-version", "13")),
+                ),
+                (ForbiddenOrigin.into(), 403, None),
+                (NoSupportedSubprotocol.into(), 400, None),
+            ]);
+        }
         for (rejection, status, header) in table {
             let response = respond(&PlainTextRejection, rejection.clone());
             assert_eq!(response.status(), status, "{rejection:?}");
@@ -460,9 +548,9 @@ mod tests {
             *res.status_mut() = r.status();
             res
         };
-        let response = respond(&renderer, UnsupportedWebSocketVersion.into());
-        assert_eq!(response.status(), 426);
-        assert_eq!(response.headers()["sec-websocket-version"], "13");
+        let response = respond(&renderer, TooManyConnections::new(3).into());
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], "3");
         assert_eq!(response.body().as_ref(), b"{}");
     }
 }

@@ -13,7 +13,7 @@ use tower::util::MapRequest;
 use tower::{BoxError, ServiceExt};
 
 /// The body of a request received by this crate's HTTP servers: the h2c
-/// connection of [`H2c`](crate::h2c::H2c) and [`serve`](crate::serve()).
+/// connection of `h2c::H2c` and `serve`.
 ///
 /// It streams the bytes as they arrive, and implements [`http_body::Body`]
 /// with `Bytes` data, so an axum `Router` or any `tower::Service<Request<B>>`

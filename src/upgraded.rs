@@ -8,7 +8,9 @@ use http::request::Parts;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::extensions::ExtensionOffer;
+use bytes::Bytes;
+use http::Extensions;
+
 use crate::lifecycle::ShutdownSignal;
 
 /// An upgraded connection, handed to the handler registered for its protocol.
@@ -16,7 +18,9 @@ use crate::lifecycle::ShutdownSignal;
 /// It is the IO (`AsyncRead + AsyncWrite`; bytes the HTTP server had already
 /// read past the request are returned first), the original request's
 /// [`Parts`] (method, URI, headers, and the extensions earlier layers added,
-/// such as an authenticated user), what was [`Negotiated`], and a
+/// such as an authenticated user), what was [`Negotiated`], the values the
+/// protocol handed over in its [`Accepted`](crate::Accepted) (its own
+/// [`extensions`](Self::extensions), apart from the request's), and a
 /// [`ShutdownSignal`].
 ///
 /// ```
@@ -45,15 +49,9 @@ pub struct Upgraded {
     io: TokioIo<hyper::upgrade::Upgraded>,
     parts: Parts,
     negotiated: Negotiated,
+    extensions: Extensions,
+    body: Bytes,
     shutdown: ShutdownSignal,
-    #[cfg(feature = "websocket")]
-    pub(crate) frame_limits: Option<crate::websocket::FrameLimits>,
-    /// The request body, for protocols that keep it (`Protocol::keeps_body`).
-    #[cfg_attr(not(feature = "h2c"), allow(dead_code))]
-    pub(crate) body: bytes::Bytes,
-    /// The registration's deflate settings, when permessage-deflate was agreed.
-    #[cfg(feature = "yawc")]
-    pub(crate) deflate: Option<crate::websocket::DeflateConfig>,
 }
 
 impl Upgraded {
@@ -61,18 +59,17 @@ impl Upgraded {
         io: hyper::upgrade::Upgraded,
         parts: Parts,
         negotiated: Negotiated,
+        extensions: Extensions,
+        body: Bytes,
         shutdown: ShutdownSignal,
     ) -> Self {
         Self {
             io: TokioIo::new(io),
             parts,
             negotiated,
+            extensions,
+            body,
             shutdown,
-            #[cfg(feature = "websocket")]
-            frame_limits: None,
-            body: bytes::Bytes::new(),
-            #[cfg(feature = "yawc")]
-            deflate: None,
         }
     }
 
@@ -89,6 +86,43 @@ impl Upgraded {
     /// What was agreed during the handshake.
     pub fn negotiated(&self) -> &Negotiated {
         &self.negotiated
+    }
+
+    /// What the protocol handed to the handler when it accepted the switch
+    /// ([`Accepted::with_extension`](crate::Accepted::with_extension)): for
+    /// WebSocket, the registration's frame limits and the agreed
+    /// permessage-deflate parameters. These are not the request's extensions,
+    /// which are in [`parts`](Self::parts).
+    ///
+    /// ```
+    /// use tower_upgrade::Upgraded;
+    ///
+    /// #[derive(Clone)]
+    /// struct MaxLine(usize);
+    ///
+    /// fn max_line(conn: &Upgraded) -> usize {
+    ///     conn.extensions().get::<MaxLine>().map_or(1024, |m| m.0)
+    /// }
+    /// ```
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Mutable access to the protocol's [`extensions`](Self::extensions).
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// The request body, for a protocol that keeps it
+    /// ([`Protocol::keeps_body`](crate::Protocol::keeps_body)); empty
+    /// otherwise.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Takes the request body out, leaving it empty.
+    pub fn take_body(&mut self) -> Bytes {
+        std::mem::take(&mut self.body)
     }
 
     /// Resolves when the server asks upgraded connections to wind down.
@@ -146,8 +180,9 @@ impl AsyncWrite for Upgraded {
     }
 }
 
-/// What the handshake settled: the protocol, and for WebSocket the
-/// subprotocol and extensions.
+/// What the handshake settled: the protocol, and the subprotocol if the
+/// protocol chose one (WebSocket's `Sec-WebSocket-Protocol`). Anything else a
+/// protocol agreed on is in [`Upgraded::extensions`].
 ///
 /// ```
 /// use tower_upgrade::Upgraded;
@@ -161,53 +196,16 @@ impl AsyncWrite for Upgraded {
 pub struct Negotiated {
     protocol: String,
     subprotocol: Option<String>,
-    extension_offers: Vec<ExtensionOffer>,
-    #[cfg(feature = "yawc")]
-    permessage_deflate: Option<crate::websocket::PermessageDeflate>,
     http2: bool,
 }
 
 impl Negotiated {
-    pub(crate) fn new(protocol: String, http2: bool) -> Self {
+    pub(crate) fn new(protocol: String, subprotocol: Option<String>, http2: bool) -> Self {
         Self {
             protocol,
-            subprotocol: None,
-            extension_offers: Vec::new(),
-            #[cfg(feature = "yawc")]
-            permessage_deflate: None,
+            subprotocol,
             http2,
         }
-    }
-
-    #[cfg(feature = "websocket")]
-    pub(crate) fn with_subprotocol(mut self, subprotocol: Option<String>) -> Self {
-        self.subprotocol = subprotocol;
-        self
-    }
-
-    #[cfg(feature = "websocket")]
-    pub(crate) fn with_extension_offers(mut self, offers: Vec<ExtensionOffer>) -> Self {
-        self.extension_offers = offers;
-        self
-    }
-
-    #[cfg(feature = "yawc")]
-    pub(crate) fn with_permessage_deflate(
-        mut self,
-        agreed: Option<crate::websocket::PermessageDeflate>,
-    ) -> Self {
-        self.permessage_deflate = agreed;
-        self
-    }
-
-    /// The permessage-deflate parameters agreed in the handshake (RFC 7692),
-    /// if the registration turned it on with
-    /// [`WebSocket::permessage_deflate`](crate::websocket::WebSocket::permessage_deflate)
-    /// and the client offered something acceptable.
-    #[cfg(feature = "yawc")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
-    pub fn permessage_deflate(&self) -> Option<&crate::websocket::PermessageDeflate> {
-        self.permessage_deflate.as_ref()
     }
 
     /// The protocol exactly as the client asked for it, e.g. `linecount/1`
@@ -226,18 +224,10 @@ impl Negotiated {
         self.protocol.split_once('/').map(|(_, v)| v)
     }
 
-    /// The WebSocket subprotocol the server chose, if any
-    /// (`Sec-WebSocket-Protocol`).
+    /// The subprotocol the protocol chose, if any: for WebSocket, the
+    /// `Sec-WebSocket-Protocol` the server answered with.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
-    }
-
-    /// The WebSocket extensions the client offered
-    /// (`Sec-WebSocket-Extensions`). None of them is accepted unless a
-    /// backend that implements it is configured (see `permessage_deflate`,
-    /// with the `yawc` feature).
-    pub fn extension_offers(&self) -> &[ExtensionOffer] {
-        &self.extension_offers
     }
 
     /// Whether the switch was an HTTP/2 extended CONNECT (RFC 8441) rather

@@ -16,14 +16,14 @@ use tower_http::compression::CompressionLayer;
 use tower_http::cors::CorsLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::UpgradeLayer;
 
 mod common;
 use common::ws_echo as echo;
 
 fn upgrades() -> UpgradeLayer {
-    UpgradeLayer::new().websocket(WebSocket::new(), service_fn(echo))
+    UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))
 }
 
 /// Serves `app` with `axum::serve` on a free port and returns its address.

@@ -14,7 +14,7 @@ use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody, TestIo};
 use tower_upgrade::websocket::yawc::close::CloseCode;
 use tower_upgrade::websocket::yawc::{self, Frame, OpCode, Options, Role};
-use tower_upgrade::websocket::{DeflateConfig, WebSocket};
+use tower_upgrade::websocket::{DeflateConfig, WebSocketConfig};
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 mod common;
@@ -28,14 +28,14 @@ fn inner() -> Inner {
     }))
 }
 
-fn yawc_app(settings: WebSocket) -> tower_upgrade::Upgrade<Inner> {
+fn yawc_app(settings: WebSocketConfig) -> tower_upgrade::Upgrade<Inner> {
     UpgradeLayer::new()
         .websocket(settings, service_fn(ws_echo_yawc))
         .layer(inner())
 }
 
 fn deflate_app() -> tower_upgrade::Upgrade<Inner> {
-    yawc_app(WebSocket::new().permessage_deflate(DeflateConfig::new()))
+    yawc_app(WebSocketConfig::new().permessage_deflate(DeflateConfig::new()))
 }
 
 /// Upgrades with `offer` in `Sec-WebSocket-Extensions` (none when empty);
@@ -147,7 +147,7 @@ async fn server_settings_without_context_takeover_and_small_windows() {
         .unwrap()
         .compression_level(6)
         .unwrap();
-    let app = yawc_app(WebSocket::new().permessage_deflate(config));
+    let app = yawc_app(WebSocketConfig::new().permessage_deflate(config));
     let (agreed, io) = handshake(app.clone(), "permessage-deflate; client_max_window_bits").await;
     assert_eq!(
         agreed.as_deref(),
@@ -194,7 +194,7 @@ async fn unacceptable_offers_are_declined_without_failing_the_handshake() {
 #[tokio::test]
 async fn a_message_over_the_limit_after_decompression_closes_with_1009() {
     let app = yawc_app(
-        WebSocket::new()
+        WebSocketConfig::new()
             .max_message_size(64 * 1024)
             .permessage_deflate(DeflateConfig::new()),
     );
@@ -214,9 +214,9 @@ async fn a_message_over_the_limit_after_decompression_closes_with_1009() {
 async fn the_handler_sees_the_agreed_parameters() {
     let app = UpgradeLayer::new()
         .websocket(
-            WebSocket::new().permessage_deflate(DeflateConfig::new()),
+            WebSocketConfig::new().permessage_deflate(DeflateConfig::new()),
             service_fn(|conn: Upgraded| async move {
-                let agreed = conn.negotiated().permessage_deflate().copied();
+                let agreed = conn.permessage_deflate().copied();
                 let mut ws = conn.into_yawc()?;
                 let text = match agreed {
                     Some(agreed) => format!(
@@ -243,13 +243,13 @@ async fn the_handler_sees_the_agreed_parameters() {
 async fn deflate_is_off_by_default_and_never_offered_on_the_tungstenite_path() {
     let offer = "permessage-deflate; client_max_window_bits";
     // The yawc backend without the setting: no compression.
-    let (agreed, io) = handshake(yawc_app(WebSocket::new()), offer).await;
+    let (agreed, io) = handshake(yawc_app(WebSocketConfig::new()), offer).await;
     assert_eq!(agreed, None);
     echo_round_trip(&mut client(io, None), &[json(1, 500)]).await;
 
     // tungstenite: the default registration never answers the offer.
     let app = UpgradeLayer::new()
-        .websocket(WebSocket::new(), service_fn(ws_echo))
+        .websocket(WebSocketConfig::new(), service_fn(ws_echo))
         .layer(inner());
     let (agreed, io) = handshake(app, offer).await;
     assert_eq!(agreed, None);
@@ -290,7 +290,7 @@ async fn errors_found_after_reassembly_still_close_with_their_code() {
     assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1007);
 
     // Fragments over the limit once reassembled: 1009.
-    let app = yawc_app(WebSocket::new().max_message_size(100));
+    let app = yawc_app(WebSocketConfig::new().max_message_size(100));
     let (_, mut io) = handshake(app, "").await;
     io.write_all(&client_frame(0x02, &[1; 60])).await.unwrap();
     io.write_all(&client_frame(0x80, &[2; 60])).await.unwrap();

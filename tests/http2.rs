@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tower::{service_fn, Layer};
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
@@ -32,7 +32,7 @@ async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Erro
 /// Serves the layer over HTTP/2 with extended CONNECT (RFC 8441 §3) and
 /// returns a connected client.
 async fn http2_client(
-    settings: WebSocket,
+    settings: WebSocketConfig,
 ) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
     let app = UpgradeLayer::new()
         .websocket(settings, service_fn(echo))
@@ -73,7 +73,7 @@ fn connect(origin: Option<&'static str>) -> Request<Empty<Bytes>> {
 
 #[tokio::test]
 async fn websocket_over_extended_connect() {
-    let mut client = http2_client(WebSocket::new().subprotocols(["chat"])).await;
+    let mut client = http2_client(WebSocketConfig::new().subprotocols(["chat"])).await;
     client.ready().await.unwrap();
     let mut response = client
         .send_request(connect(Some("http://example.com")))
@@ -93,7 +93,7 @@ async fn websocket_over_extended_connect() {
 
 #[tokio::test]
 async fn the_same_origin_rule_applies_over_http2() {
-    let mut client = http2_client(WebSocket::new()).await;
+    let mut client = http2_client(WebSocketConfig::new()).await;
     client.ready().await.unwrap();
     let response = client
         .send_request(connect(Some("http://evil.example")))
@@ -106,7 +106,7 @@ async fn the_same_origin_rule_applies_over_http2() {
 
 #[tokio::test]
 async fn ordinary_http2_requests_pass_through() {
-    let mut client = http2_client(WebSocket::new()).await;
+    let mut client = http2_client(WebSocketConfig::new()).await;
     client.ready().await.unwrap();
     let request = Request::get("http://example.com/")
         .version(Version::HTTP_2)

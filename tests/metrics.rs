@@ -11,7 +11,7 @@ use metrics_util::MetricKind;
 use tokio::io::AsyncReadExt;
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 /// Kind, name, and sorted labels.
@@ -25,7 +25,7 @@ async fn attempts_accepted_rejected_active_and_durations() {
 
     let layer = UpgradeLayer::new()
         .websocket(
-            WebSocket::new(),
+            WebSocketConfig::new(),
             service_fn(|_: Upgraded| async { Ok::<_, Infallible>(()) }),
         )
         .protocol(

@@ -9,7 +9,7 @@ use std::future::ready;
 use futures_util::FutureExt;
 use http::{Request, Response, Version};
 use tower::{service_fn, Layer, Service};
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 struct Counting;
@@ -47,7 +47,7 @@ fn allocations_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 fn pass_through_allocates_nothing() {
     let mut app = UpgradeLayer::new()
         .websocket(
-            WebSocket::new(),
+            WebSocketConfig::new(),
             service_fn(|_: Upgraded| async { Ok::<_, Infallible>(()) }),
         )
         .protocol(

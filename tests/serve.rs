@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
 use tower::service_fn;
 use tower_upgrade::h2c::H2c;
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 use support::h2::{upgrade_request, Client};
@@ -56,7 +56,7 @@ async fn start() -> Running {
     let layer = UpgradeLayer::new()
         .h2c(H2c::new(routes.clone()))
         .websocket(
-            WebSocket::new(),
+            WebSocketConfig::new(),
             service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }),
         )
         .protocol(

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
 use tower_upgrade::testing::{self, TestBody};
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{Rejection, UpgradeLayer, Upgraded};
 
 mod common;
@@ -64,7 +64,9 @@ fn ws_request() -> http::request::Builder {
         .header("sec-websocket-version", "13")
 }
 
-fn ws_app(settings: WebSocket) -> tower_upgrade::Upgrade<Inner, tower_upgrade::PlainTextRejection> {
+fn ws_app(
+    settings: WebSocketConfig,
+) -> tower_upgrade::Upgrade<Inner, tower_upgrade::PlainTextRejection> {
     UpgradeLayer::new()
         .websocket(settings, service_fn(ws_echo))
         .layer(inner())
@@ -72,7 +74,7 @@ fn ws_app(settings: WebSocket) -> tower_upgrade::Upgrade<Inner, tower_upgrade::P
 
 #[tokio::test]
 async fn websocket_echo_in_process() {
-    let app = ws_app(WebSocket::new().subprotocols(["echo"]));
+    let app = ws_app(WebSocketConfig::new().subprotocols(["echo"]));
     let request = ws_request()
         .header("sec-websocket-protocol", "other, echo")
         .body(String::new())
@@ -106,7 +108,7 @@ async fn websocket_echo_in_process() {
 
 #[tokio::test]
 async fn the_switch_response_has_no_body_and_no_content_length() {
-    let app = ws_app(WebSocket::new());
+    let app = ws_app(WebSocketConfig::new());
     let mut io = testing::connect(app);
     io.write_all(
         b"GET /ws HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
@@ -141,7 +143,7 @@ async fn read_head(io: &mut (impl tokio::io::AsyncRead + Unpin)) -> String {
 #[tokio::test]
 async fn rejections_reach_the_client_with_status_reason_and_headers() {
     let app = ws_app(
-        WebSocket::new()
+        WebSocketConfig::new()
             .subprotocols(["echo"])
             .require_subprotocol(true),
     );
@@ -226,7 +228,7 @@ fn with_header(
 
 #[tokio::test]
 async fn the_typed_rejection_is_in_the_response_extensions() {
-    let app = ws_app(WebSocket::new());
+    let app = ws_app(WebSocketConfig::new());
     let request = ws_request()
         .header("origin", "null")
         .body(TestBody::default())
@@ -242,7 +244,7 @@ async fn the_typed_rejection_is_in_the_response_extensions() {
 #[tokio::test]
 async fn a_connection_without_upgrade_support_gets_501_not_a_hang() {
     // Called directly, not through hyper: there is no upgrade handle.
-    let app = ws_app(WebSocket::new());
+    let app = ws_app(WebSocketConfig::new());
     let request = ws_request().body(TestBody::default()).unwrap();
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_IMPLEMENTED);
@@ -252,7 +254,7 @@ async fn a_connection_without_upgrade_support_gets_501_not_a_hang() {
 
 #[tokio::test]
 async fn ordinary_requests_pass_through_untouched() {
-    let app = ws_app(WebSocket::new());
+    let app = ws_app(WebSocketConfig::new());
     let cases = [
         (
             "plain GET",
@@ -308,7 +310,7 @@ async fn ordinary_requests_pass_through_untouched() {
 #[tokio::test]
 async fn require_upgrade_answers_426_listing_protocols() {
     let app = UpgradeLayer::new()
-        .websocket(WebSocket::new(), service_fn(ws_echo))
+        .websocket(WebSocketConfig::new(), service_fn(ws_echo))
         .protocol("linecount/1", service_fn(raw_echo))
         .require_upgrade(true)
         .layer(inner());
@@ -598,7 +600,7 @@ async fn shutdown_signals_handlers_and_waits_for_them() {
 #[tokio::test]
 async fn render_rejection_hook_is_used_and_required_headers_kept() {
     let app = UpgradeLayer::new()
-        .websocket(WebSocket::new(), service_fn(ws_echo))
+        .websocket(WebSocketConfig::new(), service_fn(ws_echo))
         .render_rejection(|r: &Rejection| {
             Response::builder()
                 .status(r.status())
@@ -623,7 +625,7 @@ async fn render_rejection_hook_is_used_and_required_headers_kept() {
 fn services_futures_and_handlers_are_send() {
     fn send<T: Send>(_: &T) {}
     fn sync<T: Send + Sync>(_: &T) {}
-    let app = ws_app(WebSocket::new());
+    let app = ws_app(WebSocketConfig::new());
     sync(&app);
     let future = app.clone().oneshot(Request::new(TestBody::default()));
     send(&future);

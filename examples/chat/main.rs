@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Error, Message};
 use tower::service_fn;
-use tower_upgrade::websocket::WebSocket;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 /// Messages a slow member may fall behind before it misses some.
@@ -127,7 +127,7 @@ async fn main() -> std::io::Result<()> {
     let rooms = Rooms::default();
     let upgrades = UpgradeLayer::new()
         .websocket(
-            WebSocket::new().max_message_size(MAX_MESSAGE),
+            WebSocketConfig::new().max_message_size(MAX_MESSAGE),
             service_fn(move |conn| member(rooms.clone(), conn)),
         )
         .require_upgrade(true);

@@ -38,7 +38,7 @@ where
         .get(HTTP2_SETTINGS)
         .and_then(|value| ClientSettings::decode(value).ok())
         .unwrap_or_default();
-    let body = std::mem::take(&mut upgraded.body);
+    let body = upgraded.take_body();
     let stream1 = request_frames(upgraded.parts(), &body);
     let shutdown = upgraded.shutdown_signal();
     let io = TokioIo::new(Preface::new(upgraded, settings, stream1, preface_timeout));

@@ -27,7 +27,7 @@
 //! only when clients reach this server directly, or every proxy in front of
 //! it removes `Upgrade: h2c` or terminates it itself. Prior-knowledge h2c
 //! (the client starts with the HTTP/2 preface) does not have this problem
-//! and needs no layer: [`serve`](crate::serve()) speaks it on every connection.
+//! and needs no layer: `serve` (feature `serve`) speaks it on every connection.
 //!
 //! # Which requests switch
 //!
@@ -71,7 +71,7 @@
 //!     UpgradeLayer::new()
 //!         .h2c(H2c::new(routes))
 //!         .websocket(
-//!             tower_upgrade::websocket::WebSocket::new(),
+//!             tower_upgrade::websocket::WebSocketConfig::new(),
 //!             tower::service_fn(|_: tower_upgrade::Upgraded| async { Ok::<_, std::io::Error>(()) }),
 //!         )
 //!         .max_request_body(16 * 1024),
@@ -80,11 +80,10 @@
 //! ```
 
 mod connection;
-mod preface;
-mod settings;
+pub(crate) mod preface;
+pub(crate) mod settings;
 mod stream1;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -97,7 +96,7 @@ use crate::detect::{has_token, Via};
 use crate::protocol::{Accepted, Offer, Protocol};
 use crate::rejection::Rejection;
 use crate::request_body::RequestBody;
-use crate::upgraded::{Negotiated, Upgraded};
+use crate::upgraded::Upgraded;
 use crate::UpgradeLayer;
 use connection::{serve_upgraded, HTTP2_SETTINGS};
 use settings::ClientSettings;
@@ -166,8 +165,8 @@ impl<S> H2c<S> {
 struct Check;
 
 impl Protocol for Check {
-    fn accept(&self, _: &Parts, _: Via, token: &str) -> Result<Accepted, Rejection> {
-        Ok(Accepted::new(Negotiated::new(token.to_owned(), false)))
+    fn accept(&self, _: &Parts, _: &Offer<'_>) -> Result<Accepted, Rejection> {
+        Ok(Accepted::new())
     }
 
     fn declines(&self, offer: &Offer<'_>) -> Option<&'static str> {
@@ -243,8 +242,7 @@ impl<R> UpgradeLayer<R> {
         let handler = service_fn(move |upgraded: Upgraded| {
             serve_upgraded(upgraded, service.clone(), preface_timeout)
         });
-        self.register("h2c", Arc::new(Check), handler)
-            .unwrap_or_else(|e| panic!("{e}"))
+        self.register("h2c", Check, handler)
     }
 }
 

@@ -95,6 +95,14 @@ impl<IO> Preface<IO> {
     }
 }
 
+impl<IO> Preface<IO> {
+    /// The wrapped IO, for the fuzz target's accounting.
+    #[cfg(feature = "__fuzz")]
+    pub(crate) fn get_ref(&self) -> &IO {
+        &self.io
+    }
+}
+
 fn parse(buf: &[u8]) -> Parsed {
     let n = buf.len().min(PREFACE.len());
     if buf[..n] != PREFACE[..n] {

@@ -7,23 +7,26 @@ use super::subprotocol::Subprotocols;
 /// limits the message backend applies.
 ///
 /// ```
-/// use tower_upgrade::websocket::WebSocket;
+/// use tower_upgrade::websocket::WebSocketConfig;
 ///
-/// let ws = WebSocket::new().subprotocols(["echo"]).max_message_size(64 * 1024);
+/// let ws = WebSocketConfig::new().subprotocols(["echo"]).max_message_size(64 * 1024);
 /// # let _ = ws;
 /// ```
 #[must_use]
 #[derive(Clone, Debug, Default)]
-pub struct WebSocket {
+pub struct WebSocketConfig {
     pub(crate) subprotocols: Subprotocols,
     pub(crate) require_subprotocol: bool,
     pub(crate) origin: OriginPolicy,
     pub(crate) limits: FrameLimits,
-    #[cfg(feature = "yawc")]
+    /// Keepalive and timeouts of the message layer.
+    #[cfg(feature = "messages")]
+    pub(crate) timeouts: super::socket::Timeouts,
+    #[cfg(any(feature = "yawc", feature = "deflate"))]
     pub(crate) deflate: Option<super::DeflateConfig>,
 }
 
-impl WebSocket {
+impl WebSocketConfig {
     /// Same-origin policy, no subprotocols, [`FrameLimits::default`].
     pub fn new() -> Self {
         Self::default()
@@ -47,9 +50,9 @@ impl WebSocket {
     /// the server may only choose one of the client's (RFC 6455 §4.2.2).
     ///
     /// ```
-    /// use tower_upgrade::websocket::WebSocket;
+    /// use tower_upgrade::websocket::WebSocketConfig;
     ///
-    /// let ws = WebSocket::new().select_subprotocol(|offered: &[&str]| {
+    /// let ws = WebSocketConfig::new().select_subprotocol(|offered: &[&str]| {
     ///     offered.iter().find(|p| p.starts_with("v2.")).map(|p| p.to_string())
     /// });
     /// # let _ = ws;
@@ -95,18 +98,18 @@ impl WebSocket {
     /// Only a backend that implements the extension can speak to a client
     /// that agreed to it, so turn it on only for a registration whose handler
     /// uses [`Upgraded::into_yawc`](crate::Upgraded::into_yawc). A handler
-    /// that calls [`Upgraded::into_tungstenite`](crate::Upgraded::into_tungstenite)
+    /// that calls `Upgraded::into_tungstenite`
     /// on such a connection would see compressed frames it cannot read; it
     /// logs an error and the first compressed message ends the connection
     /// with close code 1002.
     ///
     /// ```
     /// use tower::service_fn;
-    /// use tower_upgrade::websocket::{DeflateConfig, WebSocket};
+    /// use tower_upgrade::websocket::{DeflateConfig, WebSocketConfig};
     /// use tower_upgrade::{UpgradeLayer, Upgraded};
     ///
     /// let layer = UpgradeLayer::new().websocket(
-    ///     WebSocket::new().permessage_deflate(DeflateConfig::default()),
+    ///     WebSocketConfig::new().permessage_deflate(DeflateConfig::default()),
     ///     service_fn(|conn: Upgraded| async move {
     ///         let ws = conn.into_yawc()?;
     ///         # let _ = ws;
@@ -115,8 +118,8 @@ impl WebSocket {
     /// );
     /// # let _ = layer;
     /// ```
-    #[cfg(feature = "yawc")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+    #[cfg(any(feature = "yawc", feature = "deflate"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "yawc", feature = "deflate"))))]
     pub fn permessage_deflate(mut self, config: super::DeflateConfig) -> Self {
         self.deflate = Some(config);
         self

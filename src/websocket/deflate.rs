@@ -7,8 +7,9 @@
 
 use std::fmt;
 
+use super::extensions::ExtensionOffer;
 use crate::error::ConfigError;
-use crate::extensions::ExtensionOffer;
+use crate::Upgraded;
 
 /// The extension's name in `Sec-WebSocket-Extensions` (RFC 7692 §7).
 pub(crate) const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
@@ -22,7 +23,7 @@ const COMPRESS_WINDOW_BITS: std::ops::RangeInclusive<u8> = 9..=15;
 const RFC_WINDOW_BITS: std::ops::RangeInclusive<u8> = 8..=15;
 
 /// The server's permessage-deflate settings (RFC 7692), given to
-/// [`WebSocket::permessage_deflate`](super::WebSocket::permessage_deflate).
+/// [`WebSocketConfig::permessage_deflate`](super::WebSocketConfig::permessage_deflate).
 ///
 /// The defaults accept what clients commonly offer (browsers send
 /// `permessage-deflate; client_max_window_bits`) and keep context takeover in
@@ -52,14 +53,14 @@ const RFC_WINDOW_BITS: std::ops::RangeInclusive<u8> = 8..=15;
 /// message is compressed once and inflated once on each side.
 ///
 /// ```
-/// use tower_upgrade::websocket::{DeflateConfig, WebSocket};
+/// use tower_upgrade::websocket::{DeflateConfig, WebSocketConfig};
 ///
 /// // Many mostly idle connections: no context kept between messages.
 /// let lean = DeflateConfig::new()
 ///     .server_no_context_takeover(true)
 ///     .client_no_context_takeover(true)
 ///     .compression_threshold(64);
-/// let ws = WebSocket::new().permessage_deflate(lean);
+/// let ws = WebSocketConfig::new().permessage_deflate(lean);
 /// # let _ = ws;
 /// ```
 #[must_use]
@@ -188,7 +189,7 @@ impl DeflateConfig {
 /// use tower_upgrade::Upgraded;
 ///
 /// fn describe(conn: &Upgraded) -> String {
-///     match conn.negotiated().permessage_deflate() {
+///     match conn.permessage_deflate() {
 ///         Some(deflate) => format!(
 ///             "compressed ({deflate}); server window {} bits",
 ///             deflate.server_window_bits()
@@ -253,6 +254,17 @@ impl fmt::Display for PermessageDeflate {
             write!(f, "; client_max_window_bits={bits}")?;
         }
         Ok(())
+    }
+}
+
+impl Upgraded {
+    /// The permessage-deflate parameters agreed in the handshake (RFC 7692),
+    /// if the registration turned it on with
+    /// [`WebSocketConfig::permessage_deflate`](super::WebSocketConfig::permessage_deflate)
+    /// and the client offered something acceptable. The same value is in
+    /// [`extensions`](Upgraded::extensions).
+    pub fn permessage_deflate(&self) -> Option<&PermessageDeflate> {
+        self.extensions().get()
     }
 }
 
@@ -366,7 +378,7 @@ mod tests {
             "sec-websocket-extensions",
             HeaderValue::from_str(header).unwrap(),
         );
-        crate::extensions::parse_offers(&headers)
+        super::super::extensions::parse_offers(&headers)
     }
 
     fn answer(config: &DeflateConfig, header: &str) -> Option<String> {

@@ -3,27 +3,22 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use http::header::{HOST, ORIGIN};
+use http::header::{
+    HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION,
+};
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use sha1::{Digest, Sha1};
 
-use super::config::WebSocket;
-use crate::detect::Via;
-use crate::extensions::parse_offers;
-use crate::protocol::{Accepted, Protocol};
-use crate::rejection::{
+use super::config::WebSocketConfig;
+use super::rejection::{
     ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
-    NoSupportedSubprotocol, Rejection, UnsupportedWebSocketVersion,
+    NoSupportedSubprotocol, UnsupportedWebSocketVersion,
 };
-use crate::upgraded::Negotiated;
-
-const SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
-const SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
-const SEC_WEBSOCKET_VERSION: HeaderName = HeaderName::from_static("sec-websocket-version");
-const SEC_WEBSOCKET_PROTOCOL: HeaderName = HeaderName::from_static("sec-websocket-protocol");
-#[cfg(feature = "yawc")]
-const SEC_WEBSOCKET_EXTENSIONS: HeaderName = HeaderName::from_static("sec-websocket-extensions");
+use crate::detect::Via;
+use crate::protocol::{Accepted, Offer, Protocol};
+use crate::rejection::Rejection;
 
 /// The `Sec-WebSocket-Accept` value for a `Sec-WebSocket-Key` (RFC 6455
 /// §4.2.2 item 5.4): base64 of the SHA-1 of the key and a fixed GUID.
@@ -57,9 +52,10 @@ fn valid_key(key: &HeaderValue) -> bool {
     key.len() == 24 && matches!(STANDARD.decode_slice(key.as_bytes(), &mut decoded), Ok(16))
 }
 
-impl Protocol for WebSocket {
-    fn accept(&self, parts: &Parts, via: Via, token: &str) -> Result<Accepted, Rejection> {
+impl Protocol for WebSocketConfig {
+    fn accept(&self, parts: &Parts, offer: &Offer<'_>) -> Result<Accepted, Rejection> {
         let headers = &parts.headers;
+        let via = offer.via;
 
         // RFC 6455 §4.2.1 item 1: a GET of HTTP/1.1 or later; RFC 8441 §4:
         // a CONNECT over HTTP/2, which detection already established.
@@ -110,26 +106,10 @@ impl Protocol for WebSocket {
             return Err(NoSupportedSubprotocol.into());
         }
 
-        let offers = parse_offers(headers);
-        // RFC 6455 §9.1 and RFC 7692 §5: only an extension the backend
-        // implements is accepted; bad offers are declined, never fatal.
-        #[cfg(feature = "yawc")]
-        let deflate = self.deflate.as_ref().and_then(|config| {
-            super::deflate::negotiate(config, &offers).map(|agreed| (config, agreed))
-        });
-        let negotiated = Negotiated::new(token.to_owned(), via == Via::Http2Connect)
-            .with_extension_offers(offers)
-            .with_subprotocol(subprotocol);
-        #[cfg(feature = "yawc")]
-        let negotiated = negotiated.with_permessage_deflate(deflate.map(|(_, agreed)| agreed));
-        let mut accepted = Accepted::new(negotiated);
-        #[cfg(feature = "yawc")]
-        if let Some((config, agreed)) = deflate {
-            accepted.headers.insert(
-                SEC_WEBSOCKET_EXTENSIONS,
-                HeaderValue::from_str(&agreed.to_string()).expect("tokens and digits"),
-            );
-            accepted.deflate = Some(config.clone());
+        let mut accepted = Accepted::new().with_extension(self.limits);
+        #[cfg(feature = "messages")]
+        {
+            accepted = accepted.with_extension(self.timeouts);
         }
         if let Some(accept) = accept {
             accepted.headers.insert(
@@ -137,13 +117,28 @@ impl Protocol for WebSocket {
                 HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
             );
         }
-        if let Some(subprotocol) = accepted.negotiated.subprotocol() {
+        if let Some(subprotocol) = subprotocol {
             accepted.headers.insert(
                 SEC_WEBSOCKET_PROTOCOL,
-                HeaderValue::from_str(subprotocol).expect("chosen among header values"),
+                HeaderValue::from_str(&subprotocol).expect("chosen among header values"),
             );
+            accepted.subprotocol = Some(subprotocol);
         }
-        accepted.frame_limits = Some(self.limits);
+        // RFC 6455 §9.1 and RFC 7692 §5: only an extension the backend
+        // implements is accepted; bad offers are declined, never fatal. The
+        // offers are read only when an extension is configured.
+        #[cfg(any(feature = "yawc", feature = "deflate"))]
+        if let Some(config) = &self.deflate {
+            let offers = super::extensions::parse_offers(headers);
+            if let Some(agreed) = super::deflate::negotiate(config, &offers) {
+                accepted.headers.insert(
+                    http::header::SEC_WEBSOCKET_EXTENSIONS,
+                    HeaderValue::from_str(&agreed.to_string()).expect("tokens and digits"),
+                );
+                accepted.extensions.insert(agreed);
+                accepted.extensions.insert(config.clone());
+            }
+        }
         Ok(accepted)
     }
 }
@@ -168,8 +163,19 @@ mod tests {
         builder.body(()).unwrap().into_parts().0
     }
 
-    fn status(ws: &WebSocket, parts: &Parts) -> Result<(), StatusCode> {
-        ws.accept(parts, Via::Http1, "websocket")
+    fn accept(ws: &WebSocketConfig, parts: &Parts, via: Via) -> Result<Accepted, Rejection> {
+        let offer = Offer {
+            token: "websocket",
+            via,
+            headers: &parts.headers,
+            body_len: Some(0),
+            max_request_body: 0,
+        };
+        ws.accept(parts, &offer)
+    }
+
+    fn status(ws: &WebSocketConfig, parts: &Parts) -> Result<(), StatusCode> {
+        accept(ws, parts, Via::Http1)
             .map(drop)
             .map_err(|r| r.status())
     }
@@ -188,8 +194,7 @@ mod tests {
     #[test]
     fn rfc_sample_key() {
         assert_eq!(accept_key(KEY.as_bytes()), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-        let accepted = WebSocket::new()
-            .accept(&parts(|_| {}), Via::Http1, "websocket")
+        let accepted = accept(&WebSocketConfig::new(), &parts(|_| {}), Via::Http1)
             .ok()
             .unwrap();
         assert_eq!(
@@ -202,7 +207,7 @@ mod tests {
 
     #[test]
     fn handshake_checks_table() {
-        let ws = WebSocket::new();
+        let ws = WebSocketConfig::new();
         type Edit = fn(&mut http::request::Builder);
         let cases: &[(&str, Edit, Result<(), u16>)] = &[
             ("valid", |_| {}, Ok(())),
@@ -298,14 +303,14 @@ mod tests {
 
     #[test]
     fn subprotocol_choice_and_requirement() {
-        let ws = WebSocket::new().subprotocols(["echo"]);
+        let ws = WebSocketConfig::new().subprotocols(["echo"]);
         let offered = parts(|b| set(b, "sec-websocket-protocol", "other, echo"));
-        let accepted = ws.accept(&offered, Via::Http1, "websocket").ok().unwrap();
+        let accepted = accept(&ws, &offered, Via::Http1).ok().unwrap();
         assert_eq!(accepted.headers["sec-websocket-protocol"], "echo");
-        assert_eq!(accepted.negotiated.subprotocol(), Some("echo"));
+        assert_eq!(accepted.subprotocol(), Some("echo"));
 
         let other = parts(|b| set(b, "sec-websocket-protocol", "other"));
-        let accepted = ws.accept(&other, Via::Http1, "websocket").ok().unwrap();
+        let accepted = accept(&ws, &other, Via::Http1).ok().unwrap();
         assert!(!accepted.headers.contains_key("sec-websocket-protocol"));
         let strict = ws.clone().require_subprotocol(true);
         assert_eq!(status(&strict, &other), Err(StatusCode::BAD_REQUEST));
@@ -327,17 +332,14 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let accepted = WebSocket::new()
-            .accept(&parts, Via::Http2Connect, "websocket")
+        let accepted = accept(&WebSocketConfig::new(), &parts, Via::Http2Connect)
             .ok()
             .unwrap();
         assert!(accepted.headers.get("sec-websocket-accept").is_none());
-        assert!(accepted.negotiated.is_http2());
-        let strict =
-            WebSocket::new().origin(OriginPolicy::allow_list(["https://other.example"]).unwrap());
+        let strict = WebSocketConfig::new()
+            .origin(OriginPolicy::allow_list(["https://other.example"]).unwrap());
         assert_eq!(
-            strict
-                .accept(&parts, Via::Http2Connect, "websocket")
+            accept(&strict, &parts, Via::Http2Connect)
                 .err()
                 .map(|r| r.status()),
             Some(StatusCode::FORBIDDEN)

@@ -139,16 +139,13 @@ impl Origin {
             return None;
         }
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
-        let authority = uri.authority()?;
-        if authority.as_str().contains('@') {
-            return None;
-        }
-        let port = match authority.port_u16() {
+        let (host, port) = host_and_port(uri.authority()?)?;
+        let port = match port {
             Some(port) => port,
             None => default_port(&scheme)?,
         };
         Some(Self {
-            host: authority.host().to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
             scheme,
             port,
         })
@@ -161,11 +158,31 @@ impl Origin {
         let Ok(authority) = host.parse::<Authority>() else {
             return false;
         };
-        authority.host().eq_ignore_ascii_case(&self.host)
-            && match authority.port_u16() {
+        let Some((host, port)) = host_and_port(&authority) else {
+            return false;
+        };
+        host.eq_ignore_ascii_case(&self.host)
+            && match port {
                 Some(port) => port == self.port,
                 None => default_port(&self.scheme) == Some(self.port),
             }
+    }
+}
+
+/// The host and port of `host[:port]` (RFC 3986 §3.2), `None` for anything
+/// else. `Authority` takes more: user info, and trailing bytes it then
+/// reports as no port at all (`[::1];8080`, `[::1]:8080.`), which would
+/// compare equal to the default port. An empty port is the default
+/// (RFC 3986 §6.2.3).
+fn host_and_port(authority: &Authority) -> Option<(&str, Option<u16>)> {
+    let host = authority.host();
+    match authority.as_str().strip_prefix(host)? {
+        "" | ":" => Some((host, None)),
+        rest => {
+            let port = rest.strip_prefix(':')?;
+            let valid = port.bytes().all(|b| b.is_ascii_digit());
+            valid.then(|| Some((host, Some(port.parse().ok()?))))?
+        }
     }
 }
 
@@ -206,6 +223,15 @@ mod tests {
             (Some("http://example.com"), None, false),
             (Some("ftp://example.com"), Some("example.com"), false),
             (Some("http://user@example.com"), Some("example.com"), false),
+            // Found by the `handshake` fuzz target: trailing bytes after an
+            // IPv6 host or a port made both sides "no port", so the default.
+            (Some("http://[::1];8080"), Some("[::1]:8080."), false),
+            (Some("http://[::1]:8080"), Some("[::1]:8080."), false),
+            (Some("http://[::1];8080"), Some("[::1]"), false),
+            (Some("http://[::1]:8080"), Some("[::1]:8080"), true),
+            (Some("http://example.com:"), Some("example.com"), true),
+            (Some("http://example.com:99999"), Some("example.com"), false),
+            (Some("http://example.com"), Some("user@example.com"), false),
         ];
         for (origin, host, expected) in cases {
             assert_eq!(

@@ -1,15 +1,15 @@
 //! Messages through tokio-tungstenite, the backend axum 0.8 uses.
 
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig as TungsteniteConfig};
 use tokio_tungstenite::WebSocketStream;
 
-use super::FrameLimits;
+use super::{frame_limits, FrameLimits};
 use crate::Upgraded;
 
 impl FrameLimits {
     /// These limits as a tungstenite configuration.
-    pub fn to_tungstenite(self) -> WebSocketConfig {
-        WebSocketConfig::default()
+    pub fn to_tungstenite(self) -> TungsteniteConfig {
+        TungsteniteConfig::default()
             .read_buffer_size(self.read_buffer_size)
             .write_buffer_size(self.write_buffer_size)
             .max_write_buffer_size(self.max_write_buffer_size.max(self.write_buffer_size + 1))
@@ -20,18 +20,18 @@ impl FrameLimits {
 
 impl Upgraded {
     /// A WebSocket message stream over this connection, with the
-    /// [`FrameLimits`] of the [`WebSocket`](super::WebSocket) registration
+    /// [`FrameLimits`] of the [`WebSocketConfig`](super::WebSocketConfig) registration
     /// (the defaults for any other protocol). Its `Message` type is the one
     /// axum 0.8 uses. It never negotiates compression.
     ///
     /// ```
     /// use futures_util::{SinkExt, StreamExt};
     /// use tower::service_fn;
-    /// use tower_upgrade::websocket::WebSocket;
+    /// use tower_upgrade::websocket::WebSocketConfig;
     /// use tower_upgrade::{UpgradeLayer, Upgraded};
     ///
     /// let layer = UpgradeLayer::new().websocket(
-    ///     WebSocket::new(),
+    ///     WebSocketConfig::new(),
     ///     service_fn(|conn: Upgraded| async move {
     ///         let mut ws = conn.into_tungstenite().await;
     ///         while let Some(message) = ws.next().await {
@@ -49,14 +49,14 @@ impl Upgraded {
         // tungstenite has no permessage-deflate: a registration that turned
         // it on must use `into_yawc`. The handshake cannot be taken back, so
         // say why the connection will fail (RSV1 set: close code 1002).
-        #[cfg(feature = "yawc")]
-        if let Some(agreed) = self.negotiated().permessage_deflate() {
+        #[cfg(any(feature = "yawc", feature = "deflate"))]
+        if let Some(agreed) = self.permessage_deflate() {
             tracing::error!(
                 extension = %agreed,
                 "permessage-deflate was negotiated but the handler uses tungstenite, which cannot decompress; use Upgraded::into_yawc"
             );
         }
-        let config = self.frame_limits.unwrap_or_default().to_tungstenite();
+        let config = frame_limits(&self).to_tungstenite();
         WebSocketStream::from_raw_socket(self, Role::Server, Some(config)).await
     }
 }

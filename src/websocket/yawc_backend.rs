@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use yawc::close::CloseCode;
 use yawc::{CompressionLevel, DeflateOptions, Frame, Options, Role, WebSocket, WebSocketError};
 
-use super::FrameLimits;
+use super::{frame_limits, FrameLimits};
 use crate::Upgraded;
 
 impl FrameLimits {
@@ -45,10 +45,10 @@ impl FrameLimits {
 
 impl Upgraded {
     /// A WebSocket message stream over this connection through yawc, with
-    /// the [`FrameLimits`] of the [`WebSocket`](super::WebSocket)
+    /// the [`FrameLimits`] of the [`WebSocketConfig`](super::WebSocketConfig)
     /// registration (the defaults for any other protocol) and, when the
     /// handshake agreed on it, permessage-deflate with the agreed parameters
-    /// (see [`WebSocket::permessage_deflate`](super::WebSocket::permessage_deflate)).
+    /// (see [`WebSocketConfig::permessage_deflate`](super::WebSocketConfig::permessage_deflate)).
     ///
     /// Message size limits apply after decompression: a message larger than
     /// `max_message_size` once inflated ends the connection with close code
@@ -67,11 +67,11 @@ impl Upgraded {
     /// use futures_util::SinkExt;
     /// use tower::service_fn;
     /// use tower_upgrade::websocket::yawc::{OpCode, WebSocketError};
-    /// use tower_upgrade::websocket::{DeflateConfig, WebSocket};
+    /// use tower_upgrade::websocket::{DeflateConfig, WebSocketConfig};
     /// use tower_upgrade::{UpgradeLayer, Upgraded};
     ///
     /// let layer = UpgradeLayer::new().websocket(
-    ///     WebSocket::new().permessage_deflate(DeflateConfig::default()),
+    ///     WebSocketConfig::new().permessage_deflate(DeflateConfig::default()),
     ///     service_fn(|conn: Upgraded| async move {
     ///         let mut ws = conn.into_yawc()?;
     ///         loop {
@@ -90,9 +90,9 @@ impl Upgraded {
     /// # let _ = layer;
     /// ```
     pub fn into_yawc(self) -> yawc::Result<WebSocket<Upgraded>> {
-        let mut options = self.frame_limits.unwrap_or_default().to_yawc();
-        let agreed = self.negotiated().permessage_deflate().copied();
-        let extensions = match (agreed, &self.deflate) {
+        let mut options = frame_limits(&self).to_yawc();
+        let agreed = self.permessage_deflate().copied();
+        let extensions = match (agreed, self.extensions().get::<super::DeflateConfig>()) {
             (Some(agreed), Some(config)) => {
                 options.compression = Some(DeflateOptions {
                     level: CompressionLevel::new(config.level),

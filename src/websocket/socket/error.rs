@@ -64,20 +64,6 @@ impl Error {
             Self::PongTimeout | Self::IdleTimeout | Self::WriteTimeout
         )
     }
-
-    /// The same error, for a second report (io errors lose their source).
-    pub(crate) fn duplicate(&self) -> Self {
-        match self {
-            Self::Protocol(why) => Self::Protocol(why.clone()),
-            Self::InvalidUtf8 => Self::InvalidUtf8,
-            Self::TooBig { limit } => Self::TooBig { limit: *limit },
-            Self::PongTimeout => Self::PongTimeout,
-            Self::IdleTimeout => Self::IdleTimeout,
-            Self::WriteTimeout => Self::WriteTimeout,
-            Self::Closed => Self::Closed,
-            Self::Io(e) => Self::Io(io::Error::new(e.kind(), e.to_string())),
-        }
-    }
 }
 
 impl fmt::Display for Error {

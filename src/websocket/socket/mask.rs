@@ -1,7 +1,7 @@
 //! Masking (RFC 6455 §5.3), eight bytes at a time without `unsafe`.
 
 /// XORs `buf` with the masking key, as if the key repeated from `buf[0]`.
-pub fn apply(buf: &mut [u8], key: [u8; 4]) {
+pub(crate) fn apply(buf: &mut [u8], key: [u8; 4]) {
     let word = u64::from_ne_bytes([
         key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
     ]);

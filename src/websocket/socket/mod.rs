@@ -25,6 +25,7 @@ mod message;
 mod sender;
 mod settings;
 mod timers;
+mod upgrade;
 mod utf8;
 
 #[cfg(test)]

@@ -114,11 +114,6 @@ impl Shared {
         queue.bytes < queue.limit
     }
 
-    /// Whether messages wait to be written.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.lock().messages.is_empty()
-    }
-
     /// Refuses further messages, drops the queued ones and wakes every
     /// waiting handle.
     pub(crate) fn close(&self) {

@@ -7,7 +7,7 @@
 /// the end is fine unless the message is `complete`: Rust's validator reports
 /// a truncated sequence only when its bytes so far can still start a valid
 /// character, so an impossible prefix fails here at once.
-pub fn check(bytes: &[u8], checked: usize, complete: bool) -> Result<usize, ()> {
+pub(crate) fn check(bytes: &[u8], checked: usize, complete: bool) -> Result<usize, ()> {
     match std::str::from_utf8(&bytes[checked..]) {
         Ok(_) => Ok(bytes.len()),
         Err(e) if e.error_len().is_none() && !complete => Ok(checked + e.valid_up_to()),

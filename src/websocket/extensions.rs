@@ -10,42 +10,32 @@
 //! A malformed element is dropped rather than failing the handshake: an
 //! extension the server cannot read is an extension it does not accept.
 
-// Offers are parsed only by the WebSocket handshake.
-#![cfg_attr(not(feature = "websocket"), allow(dead_code))]
-
 use http::HeaderMap;
 
 use crate::detect::is_token;
 
 /// One extension the client offered, with its parameters in order.
-///
-/// ```
-/// use tower_upgrade::ExtensionOffer;
-///
-/// fn wants_deflate(offers: &[ExtensionOffer]) -> bool {
-///     offers.iter().any(|o| o.name() == "permessage-deflate")
-/// }
-/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ExtensionOffer {
+pub(crate) struct ExtensionOffer {
     name: String,
     params: Vec<(String, Option<String>)>,
 }
 
 impl ExtensionOffer {
     /// The extension's name, as sent.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The parameters, as `(name, value)`; a quoted value is unquoted.
-    pub fn params(&self) -> &[(String, Option<String>)] {
+    pub(crate) fn params(&self) -> &[(String, Option<String>)] {
         &self.params
     }
 
     /// The value of the parameter `name`: `Some(None)` when it is present
     /// without a value.
-    pub fn param(&self, name: &str) -> Option<Option<&str>> {
+    #[cfg(test)]
+    pub(crate) fn param(&self, name: &str) -> Option<Option<&str>> {
         self.params
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))

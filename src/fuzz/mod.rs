@@ -1,0 +1,35 @@
+//! Entry points for the `cargo fuzz` targets in `fuzz/`: not public API.
+//!
+//! Each function takes the fuzzer's bytes, drives one parser the way the
+//! layer does, and panics when a property fails. The properties and the
+//! reference implementations they compare against live here, not in
+//! `fuzz/`, so that `cargo test --all-features` replays the committed seeds
+//! and every crash found so far through the same checks (`tests/fuzz_seeds.rs`).
+//!
+//! Inputs that hold HTTP requests are text, one item a line, so seeds can be
+//! read and written by hand (see `input.rs`).
+
+mod detect;
+mod extensions;
+mod handshake;
+mod input;
+mod preface;
+mod settings;
+
+pub use detect::detect_select;
+pub use extensions::extensions;
+pub use handshake::handshake;
+pub use preface::h2c_preface;
+pub use settings::http2_settings;
+
+/// A fuzz target's entry point.
+pub type Target = fn(&[u8]);
+
+/// Every target, by the name of its file in `fuzz/fuzz_targets/`.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("detect_select", detect_select),
+    ("handshake", handshake),
+    ("extensions", extensions),
+    ("http2_settings", http2_settings),
+    ("h2c_preface", h2c_preface),
+];

@@ -1,0 +1,85 @@
+//! The task that waits for the switch to complete and runs the handler.
+
+use bytes::Bytes;
+use http::request::Parts;
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+use crate::detect::Via;
+use crate::layer::Config;
+use crate::lifecycle::Admission;
+use crate::metrics;
+use crate::protocol::Accepted;
+use crate::registry::Registration;
+use crate::upgraded::{Negotiated, Upgraded};
+
+/// Everything the handler's task takes along.
+pub(super) struct Handoff<'a> {
+    pub(super) config: &'a Config,
+    pub(super) registration: &'a Registration,
+    pub(super) via: Via,
+    pub(super) token: &'a str,
+    pub(super) parts: Parts,
+    pub(super) accepted: Accepted,
+    pub(super) body: Bytes,
+    pub(super) on_upgrade: hyper::upgrade::OnUpgrade,
+    pub(super) admission: Admission,
+    pub(super) deadline: Instant,
+}
+
+/// Spawns, on the layer's task tracker, the task that awaits the upgraded
+/// IO (until the handshake deadline) and hands it to the handler.
+pub(super) fn spawn(handoff: Handoff<'_>) {
+    let Handoff {
+        config,
+        registration,
+        via,
+        token,
+        parts,
+        accepted,
+        body,
+        on_upgrade,
+        admission,
+        deadline,
+    } = handoff;
+    let handler = registration.handler.clone();
+    let shutdown = config.connections.signal();
+    let negotiated = Negotiated::new(
+        token.to_owned(),
+        accepted.subprotocol,
+        via == Via::Http2Connect,
+    );
+    let extensions = accepted.extensions;
+    let span = tracing::info_span!(
+        "upgraded",
+        protocol = %negotiated.protocol(),
+        path = %parts.uri.path(),
+        http2 = negotiated.is_http2(),
+    );
+    let live = registration.token();
+    let task = async move {
+        let _admission = admission;
+        let io = match tokio::time::timeout_at(deadline, on_upgrade).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "the connection closed before the switch completed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("the switch did not complete in time");
+                return;
+            }
+        };
+        let upgraded = Upgraded::new(io, parts, negotiated, extensions, body, shutdown);
+        tracing::debug!("connection upgraded");
+        let _live = metrics::Live::start(live);
+        match handler.oneshot(upgraded).await {
+            Ok(()) => tracing::debug!("handler finished"),
+            Err(error) => tracing::warn!(error = %error, "upgrade handler failed"),
+        }
+    };
+    config
+        .connections
+        .tracker()
+        .spawn(tracing::Instrument::instrument(task, span));
+}

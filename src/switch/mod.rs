@@ -1,0 +1,105 @@
+//! The switch itself, one step a file: [`accept`] (the protocol's checks),
+//! [`body`] (read the request to its end), [`admit`] (connection limits),
+//! [`respond`] (the `101`/`200`), [`hand_off`] (the task that awaits the
+//! upgrade and runs the handler).
+//!
+//! One deadline, `handshake_timeout` from the moment the switch starts,
+//! bounds the body read and the wait for the upgraded IO together.
+
+mod accept;
+mod admit;
+mod body;
+mod hand_off;
+mod respond;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tokio::time::Instant;
+
+use crate::detect::Via;
+use crate::layer::Config;
+use crate::metrics;
+use crate::rejection::{self, Rejection, RenderRejection};
+
+pub(crate) async fn switch<B, R>(
+    config: Arc<Config>,
+    renderer: R,
+    via: Via,
+    index: usize,
+    token: String,
+    req: Request<B>,
+) -> Response<Bytes>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tower::BoxError>,
+    R: RenderRejection,
+{
+    let registered = config.registry.entries[index].token();
+    metrics::attempt(&registered);
+    match prepare(&config, via, index, &token, req).await {
+        Ok(response) => {
+            metrics::accepted(&registered);
+            response
+        }
+        Err(rejection) => {
+            metrics::rejected(&registered, &rejection);
+            trace_rejection(&token, &rejection);
+            rejection::respond(&renderer, rejection)
+        }
+    }
+}
+
+async fn prepare<B>(
+    config: &Config,
+    via: Via,
+    index: usize,
+    token: &str,
+    req: Request<B>,
+) -> Result<Response<Bytes>, Rejection>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tower::BoxError>,
+{
+    let deadline = Instant::now() + config.handshake_timeout;
+    let registration = &config.registry.entries[index];
+    let body_len = req.body().size_hint().exact();
+    let (mut parts, body) = req.into_parts();
+    let (mut accepted, on_upgrade) =
+        accept::accept(config, registration, &mut parts, via, token, body_len)?;
+    let body = body::read(
+        body,
+        config.max_request_body,
+        registration.protocol.keeps_body(),
+        deadline,
+    )
+    .await?;
+    let admission = admit::admit(config, registration)?;
+    let response = respond::switching(via, token, std::mem::take(&mut accepted.headers));
+    hand_off::spawn(hand_off::Handoff {
+        config,
+        registration,
+        via,
+        token,
+        parts,
+        accepted,
+        body,
+        on_upgrade,
+        admission,
+        deadline,
+    });
+    Ok(response)
+}
+
+fn trace_rejection(token: &str, rejection: &Rejection) {
+    tracing::debug!(
+        protocol = token,
+        status = rejection.status().as_u16(),
+        reason = rejection.reason(),
+        "upgrade rejected"
+    );
+}
