@@ -2,11 +2,13 @@
 //! HTTP/1.1, and of RFC 8441 over HTTP/2.
 //!
 //! Register it with [`UpgradeLayer::websocket`](crate::UpgradeLayer::websocket).
-//! The handler receives the raw byte stream; with the `tungstenite` feature,
-//! `Upgraded::into_tungstenite` turns it
-//! into a message stream. With the `yawc` feature,
-//! `WebSocketConfig::permessage_deflate` negotiates compression (RFC 7692) and
-//! `Upgraded::into_yawc` gives a message stream that compresses.
+//! The handler receives the raw byte stream; with the `messages` feature (on
+//! by default), `Upgraded::into_websocket` turns it into the crate's own
+//! `WebSocket`: messages, keepalive, bounded buffers, Close 1001 on
+//! shutdown, and permessage-deflate (RFC 7692, feature `deflate`) when
+//! `WebSocketConfig::permessage_deflate` is set. `Upgraded::into_tungstenite`
+//! (feature `tungstenite`) and `Upgraded::into_yawc` (feature `yawc`) are the
+//! other backends.
 //!
 //! ```
 //! use tower::service_fn;

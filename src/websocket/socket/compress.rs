@@ -243,7 +243,7 @@ mod tests {
     fn pair(header: &str) -> Deflate {
         let mut headers = http::HeaderMap::new();
         headers.insert("sec-websocket-extensions", header.parse().unwrap());
-        let offers = crate::extensions::parse_offers(&headers);
+        let offers = crate::websocket::extensions::parse_offers(&headers);
         let config = DeflateConfig::new();
         let agreed = crate::websocket::deflate::negotiate(&config, &offers).unwrap();
         Deflate::new(&agreed, &config)

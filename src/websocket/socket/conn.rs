@@ -535,7 +535,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.timers.write_done();
         }
         if self.needs_flush {
-            if let Poll::Pending = Pin::new(&mut self.io).poll_flush(cx)? {
+            if Pin::new(&mut self.io).poll_flush(cx)?.is_pending() {
                 self.timers.write_blocked();
                 return Poll::Pending;
             }

@@ -180,15 +180,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         poll_fn(|cx| self.conn.poll_next(cx)).await
     }
-
-    /// Puts the halves back together.
-    pub fn reunite(self, sender: Sender) -> Result<WebSocket<S>, (Self, Sender)> {
-        if std::sync::Arc::ptr_eq(&self.conn.shared, &sender.shared) {
-            Ok(WebSocket { conn: self.conn })
-        } else {
-            Err((self, sender))
-        }
-    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Receiver<S> {

@@ -389,7 +389,7 @@ async fn permessage_deflate_round_trip_and_bomb() {
         "permessage-deflate".parse().unwrap(),
     );
     let agreed =
-        crate::websocket::deflate::negotiate(&config, &crate::extensions::parse_offers(&headers))
+        crate::websocket::deflate::negotiate(&config, &crate::websocket::extensions::parse_offers(&headers))
             .unwrap();
     let mut settings = settings();
     settings.deflate = Some((agreed, config));

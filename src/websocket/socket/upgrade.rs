@@ -23,9 +23,8 @@ impl Upgraded {
     ///     service_fn(|conn: Upgraded| async move {
     ///         let mut ws = conn.into_websocket();
     ///         while let Some(message) = ws.recv().await {
-    ///             match message? {
-    ///                 m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await?,
-    ///                 _ => {}
+    ///             if let m @ (Message::Text(_) | Message::Binary(_)) = message? {
+    ///                 ws.send(m).await?;
     ///             }
     ///         }
     ///         Ok::<_, tower_upgrade::websocket::Error>(())
@@ -36,12 +35,17 @@ impl Upgraded {
     pub fn into_websocket(self) -> WebSocket {
         let settings = Settings {
             limits: crate::websocket::frame_limits(&self),
-            timeouts: self.extensions().get::<Timeouts>().copied().unwrap_or_default(),
-            #[cfg(feature = "deflate")]
-            deflate: self
-                .permessage_deflate()
+            timeouts: self
+                .extensions()
+                .get::<Timeouts>()
                 .copied()
-                .zip(self.extensions().get::<crate::websocket::DeflateConfig>().cloned()),
+                .unwrap_or_default(),
+            #[cfg(feature = "deflate")]
+            deflate: self.permessage_deflate().copied().zip(
+                self.extensions()
+                    .get::<crate::websocket::DeflateConfig>()
+                    .cloned(),
+            ),
         };
         let shutdown = self.shutdown_signal();
         WebSocket::from_io(self, &settings, Some(shutdown))
