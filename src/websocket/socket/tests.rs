@@ -388,9 +388,11 @@ async fn permessage_deflate_round_trip_and_bomb() {
         "sec-websocket-extensions",
         "permessage-deflate".parse().unwrap(),
     );
-    let agreed =
-        crate::websocket::deflate::negotiate(&config, &crate::websocket::extensions::parse_offers(&headers))
-            .unwrap();
+    let agreed = crate::websocket::deflate::negotiate(
+        &config,
+        &crate::websocket::extensions::parse_offers(&headers),
+    )
+    .unwrap();
     let mut settings = settings();
     settings.deflate = Some((agreed, config));
     let (ws, mut client) = pair(settings);
