@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole of Autobahn sections 12 and 13 (permessage-deflate: every offer
-# and every message size) against `echo` with the yawc backend and
+# and every message size) against `echo` with the messages backend and
 # WS_DEFLATE=1. Not run in CI: it takes about 13 minutes (216 cases; the
 # Python side of wstest is the slow part). The CI subset
-# (1-10 for each backend, 12.1 and 13.1 for yawc) is scripts/autobahn.sh.
+# (1-10 for each backend, 12.1 and 13.1 with deflate) is scripts/autobahn.sh.
 #
-# Reports: target/autobahn/yawc-deflate-full/index.html
+# Reports: target/autobahn/messages-deflate-full/index.html
 exec env AUTOBAHN_PROFILE=full bash "$(dirname "${BASH_SOURCE[0]}")/autobahn.sh" "$@"

@@ -10,7 +10,7 @@
 #
 # Env: CI=true        a missing peer tool is a failure, not a skip
 #      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
-#                             with WS_DEFLATE=1: permessage-deflate through yawc)
+#                             with WS_DEFLATE=1: permessage-deflate, messages backend)
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
 #      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
 set -uo pipefail

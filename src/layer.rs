@@ -7,6 +7,7 @@ use http::HeaderValue;
 use tower::Layer;
 use tower::{BoxError, Service};
 
+use crate::client::TrustedProxies;
 use crate::detect::ProtocolToken;
 use crate::error::ConfigError;
 use crate::lifecycle::{Connections, Slots};
@@ -33,6 +34,7 @@ pub(crate) struct Config {
     /// clone may set another (the count itself, in `connections`, is shared).
     pub(crate) max_connections: usize,
     pub(crate) connections: Connections,
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 /// Accepts protocol upgrades in front of an HTTP service.
@@ -104,6 +106,7 @@ impl UpgradeLayer {
                 retry_after_secs: 5,
                 max_connections: usize::MAX,
                 connections: Connections::default(),
+                trusted_proxies: TrustedProxies::default(),
             }),
             renderer: PlainTextRejection,
         }
@@ -364,6 +367,26 @@ impl<R> UpgradeLayer<R> {
     /// (5 s by default).
     pub fn retry_after(mut self, after: Duration) -> Self {
         self.config_mut().retry_after_secs = after.as_secs().try_into().unwrap_or(u32::MAX);
+        self
+    }
+
+    /// The proxies whose forwarding headers (`Forwarded`, `X-Forwarded-For`,
+    /// `-Host`, `-Proto`) are believed: they decide the client address
+    /// ([`Upgraded::client`](crate::Upgraded::client)) and the public origin
+    /// that the WebSocket same-origin check compares `Origin` with. Nobody
+    /// by default, so those headers are ignored. See
+    /// [`TrustedProxies`] and `docs/deployment.md`.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// // nginx on the same machine.
+    /// let layer = UpgradeLayer::new().trusted_proxies("127.0.0.1, ::1".parse()?);
+    /// # let _ = layer;
+    /// # Ok::<_, tower_upgrade::ConfigError>(())
+    /// ```
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.config_mut().trusted_proxies = proxies;
         self
     }
 

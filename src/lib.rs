@@ -8,6 +8,7 @@
 #[path = "fuzz/mod.rs"]
 pub mod __fuzz;
 mod body;
+mod client;
 mod detect;
 mod error;
 mod future;
@@ -37,6 +38,7 @@ pub mod websocket;
 // The WebSocket rejections also at the root, where they were before they
 // moved to `websocket`.
 pub use body::ResponseBody;
+pub use client::{ClientInfo, PeerAddr, TrustedProxies};
 pub use error::ConfigError;
 pub use future::ResponseFuture;
 pub use layer::{UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_REQUEST_BODY};

@@ -208,7 +208,7 @@ pub(crate) struct Admission {
 /// ```
 #[derive(Clone, Debug)]
 pub struct ShutdownSignal {
-    token: CancellationToken,
+    pub(crate) token: CancellationToken,
 }
 
 impl ShutdownSignal {

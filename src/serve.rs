@@ -15,6 +15,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::BoxError;
 
+use crate::client::PeerAddr;
 use crate::lifecycle::Connections;
 use crate::request_body::{hyper_service, RequestBody};
 
@@ -30,8 +31,13 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// `h2load`) are served without any upgrade. HTTP/1.1 connections can be
 /// upgraded (the [`UpgradeLayer`](crate::UpgradeLayer) needs that), and HTTP/2
 /// connections accept extended CONNECT (RFC 8441), so WebSocket over HTTP/2
-/// works. The future resolves on an error of the listener that is not about
-/// one connection, or after a graceful shutdown.
+/// works.
+///
+/// The future resolves with the error when the listener fails (after
+/// shutting down what it served, as on a graceful shutdown), or with `Ok`
+/// after a graceful shutdown. Errors about one connection are skipped; when
+/// the process is out of file descriptors or memory, accepting pauses for a
+/// second, and a shutdown signal still ends the pause.
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
@@ -166,28 +172,44 @@ where
                 .enable_connect_protocol();
             let graceful = GracefulShutdown::new();
 
+            let mut failure = None;
             loop {
                 let (stream, peer) = tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok(accepted) => accepted,
-                        Err(error) if is_connection_error(&error) => continue,
-                        Err(error) => {
-                            // Out of file descriptors and the like: wait for some
-                            // connections to close rather than spin.
-                            tracing::error!(%error, "accept failed");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
-                            continue;
-                        }
+                        Err(error) => match AcceptError::of(&error) {
+                            AcceptError::Connection => continue,
+                            // Out of file descriptors or memory: wait for some
+                            // connections to close rather than spin, unless
+                            // shutdown is asked for meanwhile.
+                            AcceptError::Resource => {
+                                tracing::error!(%error, "accept failed; retrying in 1 s");
+                                tokio::select! {
+                                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                                    () = &mut signal => break,
+                                }
+                            }
+                            AcceptError::Fatal => {
+                                tracing::error!(%error, "the listener failed; shutting down");
+                                failure = Some(error);
+                                break;
+                            }
+                        },
                     },
                     () = &mut signal => break,
                 };
                 // Small HTTP/2 frames go out at once rather than waiting on Nagle.
                 let _ = stream.set_nodelay(true);
+                // The peer address, for trusted proxies and per-client limits.
+                let service = tower::ServiceExt::map_request(
+                    service.clone(),
+                    move |mut req: Request<RequestBody>| {
+                        req.extensions_mut().insert(PeerAddr(peer));
+                        req
+                    },
+                );
                 let connection = builder
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(stream),
-                        hyper_service(service.clone()),
-                    )
+                    .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service(service))
                     .into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
@@ -209,9 +231,13 @@ where
                     tracing::warn!("HTTP connections still open after the shutdown timeout");
                 }
             };
+            // One deadline for every layer: waiting for each in turn would
+            // take up to N times the timeout.
+            let deadline = tokio::time::Instant::now() + shutdown_timeout;
             let upgrades = async {
                 for connections in &upgraded {
-                    if !connections.wait_closed(shutdown_timeout).await {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if !connections.wait_closed(left).await {
                         tracing::warn!(
                             "upgraded connections still open after the shutdown timeout"
                         );
@@ -219,18 +245,70 @@ where
                 }
             };
             tokio::join!(http, upgrades);
-            Ok(())
+            match failure {
+                Some(error) => Err(error),
+                None => Ok(()),
+            }
         })
     }
 }
 
-/// Errors about one incoming connection, which say nothing about the
-/// listener.
-fn is_connection_error(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionRefused
+/// What an `accept` error says about the listener.
+#[derive(Debug, PartialEq, Eq)]
+enum AcceptError {
+    /// About one incoming connection only.
+    Connection,
+    /// The process or system is out of a resource that closing connections
+    /// gives back.
+    Resource,
+    /// The listener itself is broken.
+    Fatal,
+}
+
+impl AcceptError {
+    fn of(error: &io::Error) -> Self {
+        // POSIX errno values; ENOMEM comes as `OutOfMemory`.
+        const ENFILE: i32 = 23;
+        const EMFILE: i32 = 24;
+        const ENOBUFS: i32 = if cfg!(target_os = "linux") { 105 } else { 55 };
+        match error.kind() {
+            io::ErrorKind::ConnectionRefused
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
-    )
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock => Self::Connection,
+            io::ErrorKind::OutOfMemory => Self::Resource,
+            _ if matches!(error.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS)) => Self::Resource,
+            _ => Self::Fatal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_sorted_by_what_they_say_about_the_listener() {
+        let cases = [
+            (
+                io::Error::from(io::ErrorKind::ConnectionAborted),
+                AcceptError::Connection,
+            ),
+            (io::Error::from_raw_os_error(24), AcceptError::Resource),
+            (io::Error::from_raw_os_error(23), AcceptError::Resource),
+            (
+                io::Error::from(io::ErrorKind::OutOfMemory),
+                AcceptError::Resource,
+            ),
+            (io::Error::from_raw_os_error(22), AcceptError::Fatal),
+            (
+                io::Error::from(io::ErrorKind::InvalidInput),
+                AcceptError::Fatal,
+            ),
+        ];
+        for (error, expected) in cases {
+            assert_eq!(AcceptError::of(&error), expected, "{error}");
+        }
+    }
 }

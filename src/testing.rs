@@ -37,6 +37,7 @@
 //! ```
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -49,6 +50,8 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tower::{BoxError, Service};
+
+use crate::client::PeerAddr;
 
 /// The request body type services receive under [`connect`] and [`send`].
 pub type TestBody = BoxBody<Bytes, BoxError>;
@@ -83,8 +86,51 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
+    serve_duplex(service, None)
+}
+
+/// Like [`connect`], as if the connection came from `peer`: every request
+/// carries a [`PeerAddr`], as under `serve`. For testing trusted proxies and per-client
+/// limits.
+///
+/// ```
+/// use tower_upgrade::testing;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let app = tower::service_fn(|req: http::Request<testing::TestBody>| async move {
+///     let peer = req.extensions().get::<tower_upgrade::PeerAddr>().unwrap().0;
+///     Ok::<_, std::convert::Infallible>(http::Response::new(peer.to_string()))
+/// });
+/// let _io = testing::connect_from("192.0.2.7:4000".parse().unwrap(), app);
+/// # }
+/// ```
+pub fn connect_from<S, B>(peer: SocketAddr, service: S) -> DuplexStream
+where
+    S: Service<Request<TestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    serve_duplex(service, Some(peer))
+}
+
+fn serve_duplex<S, B>(service: S, peer: Option<SocketAddr>) -> DuplexStream
+where
+    S: Service<Request<TestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
     let (client, server) = tokio::io::duplex(64 * 1024);
-    let service = tower::ServiceExt::map_request(service, into_test_body);
+    let service = WithPeer {
+        inner: tower::ServiceExt::map_request(service, into_test_body),
+        peer,
+    };
     tokio::spawn(async move {
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(TokioIo::new(server), TowerToHyperService::new(service))
@@ -92,6 +138,33 @@ where
             .await;
     });
     client
+}
+
+/// Inserts the peer address into every request, like `serve` does.
+#[derive(Clone)]
+struct WithPeer<S> {
+    inner: S,
+    peer: Option<SocketAddr>,
+}
+
+impl<S, B> Service<Request<B>> for WithPeer<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> S::Future {
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(PeerAddr(peer));
+        }
+        self.inner.call(req)
+    }
 }
 
 fn into_test_body(req: Request<hyper::body::Incoming>) -> Request<TestBody> {
@@ -110,7 +183,55 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let io = connect(service);
+    exchange(connect(service), request).await
+}
+
+/// Like [`send`], over a connection from `peer` (see [`connect_from`]).
+///
+/// ```
+/// use http::Request;
+/// use tower::{service_fn, Layer};
+/// use tower_upgrade::{testing, UpgradeLayer, Upgraded};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let app = UpgradeLayer::new()
+///     .trusted_proxies("127.0.0.1".parse().unwrap())
+///     .protocol("who/1", service_fn(|conn: Upgraded| async move {
+///         let client = conn.client().and_then(|c| c.addr());
+///         assert_eq!(client, Some("203.0.113.9".parse().unwrap()));
+///         Ok::<_, std::io::Error>(())
+///     }))
+///     .layer(service_fn(|_: Request<testing::TestBody>| async {
+///         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+///     }));
+/// let request = Request::get("/")
+///     .header("connection", "upgrade")
+///     .header("upgrade", "who/1")
+///     .header("x-forwarded-for", "203.0.113.9")
+///     .body(String::new())
+///     .unwrap();
+/// let response = testing::send_from("127.0.0.1:5000".parse().unwrap(), app, request).await.unwrap();
+/// assert_eq!(response.status(), 101);
+/// # }
+/// ```
+pub async fn send_from<S, B>(
+    peer: SocketAddr,
+    service: S,
+    request: Request<String>,
+) -> Result<TestResponse, BoxError>
+where
+    S: Service<Request<TestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    exchange(connect_from(peer, service), request).await
+}
+
+async fn exchange(io: DuplexStream, request: Request<String>) -> Result<TestResponse, BoxError> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io)).await?;
     tokio::spawn(conn.with_upgrades());
     let mut response = sender.send_request(request).await?;

@@ -1,16 +1,17 @@
 //! A WebSocket echo server: `/ws` sends back every text and binary message.
 //!
 //! ```sh
-//! cargo run --example echo --features tungstenite
+//! cargo run --example echo
 //! websocat ws://127.0.0.1:3000/ws   # or any WebSocket client
 //!
-//! # permessage-deflate (RFC 7692), through the yawc backend:
-//! WS_DEFLATE=1 cargo run --example echo --features tungstenite,yawc
+//! # permessage-deflate (RFC 7692):
+//! WS_DEFLATE=1 cargo run --example echo
 //! ```
 //!
 //! Environment: `ADDR`, where to listen (127.0.0.1:3000); the knobs the
 //! Autobahn and interop scripts turn (backend, compression, message size)
-//! are in `knobs.rs`.
+//! are in `knobs.rs`. SIGTERM or ctrl-c drains: every client gets Close
+//! 1001, and the process exits once they are closed (10 s at most).
 //!
 //! The default Origin policy applies (same origin, or no Origin), and the
 //! subprotocol `echo` is offered but not required. `GET /` is a small page,
@@ -24,46 +25,40 @@ use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::{any, get};
 use axum::Router;
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error, Message};
 use tower::service_fn;
+use tower_upgrade::websocket::{Error, Message};
 use tower_upgrade::Upgraded;
 
 const PAGE: &str = "<!doctype html><meta charset=utf-8><title>echo</title>\n\
 <p>echo server: open a WebSocket on /ws (same origin)</p>\n";
 
+/// Sends back every text and binary message. The socket answers Pings,
+/// pings a quiet peer, closes with the right code on a protocol error
+/// (1002/1007/1009), and with 1001 when the server shuts down: `recv`
+/// then returns `None`.
 async fn echo(conn: Upgraded) -> Result<(), Error> {
-    let shutdown = conn.shutdown_signal();
-    let mut ws = conn.into_tungstenite().await;
-    loop {
-        tokio::select! {
-            message = ws.next() => match message {
-                Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => ws.send(message).await?,
-                // Pings are answered and a Close is replied to by the backend;
-                // keep reading until the stream ends so the reply is flushed.
-                Some(Ok(_)) => {}
-                Some(Err(Error::ConnectionClosed | Error::AlreadyClosed)) | None => return Ok(()),
-                // Over the message limit: say so with 1009 (RFC 6455 §7.4.1)
-                // rather than dropping the connection; the rest of the
-                // oversized frame is unread, so the connection ends here.
-                Some(Err(Error::Capacity(e))) => {
-                    let close = CloseFrame { code: CloseCode::Size, reason: e.to_string().into() };
-                    let _ = ws.close(Some(close)).await;
-                    return Ok(());
-                }
-                Some(Err(e)) => return Err(e),
-            },
-            () = shutdown.wait(), if !shutdown.is_triggered() => {
-                ws.send(Message::Close(Some(CloseFrame {
-                    code: CloseCode::Away,
-                    reason: "server shutting down".into(),
-                })))
-                .await?;
-            }
+    let mut ws = conn.into_websocket();
+    while let Some(message) = ws.recv().await {
+        if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
+            ws.send(message).await?;
         }
     }
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[tokio::main]
@@ -86,12 +81,17 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(%backend, "echo listening on http://{}", listener.local_addr()?);
+    let stopping = connections.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+        .with_graceful_shutdown(async move {
+            stop_signal().await;
+            // Every socket sends Close 1001 by itself and finishes its close
+            // handshake; the HTTP side stops accepting meanwhile.
+            stopping.shutdown();
         })
         .await?;
     connections.shutdown();
-    connections.wait_closed(Duration::from_secs(5)).await;
+    let drained = connections.wait_closed(Duration::from_secs(10)).await;
+    tracing::info!(drained, "echo stopped");
     Ok(())
 }

@@ -54,6 +54,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         "upgraded",
         protocol = %negotiated.protocol(),
         path = %parts.uri.path(),
+        client = ?parts.extensions.get::<crate::ClientInfo>().and_then(|c| c.addr()),
         http2 = negotiated.is_http2(),
     );
     let live = registration.token();

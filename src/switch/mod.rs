@@ -19,6 +19,7 @@ use http::{Request, Response};
 use http_body::Body;
 use tokio::time::Instant;
 
+use crate::client::ClientInfo;
 use crate::detect::Via;
 use crate::layer::Config;
 use crate::metrics;
@@ -40,6 +41,10 @@ where
 {
     let registered = config.registry.entries[index].token();
     metrics::attempt(&registered);
+    let mut req = req;
+    let client = ClientInfo::resolve(req.headers(), req.extensions(), &config.trusted_proxies);
+    let client_addr = client.addr();
+    req.extensions_mut().insert(client);
     match prepare(&config, via, index, &token, req).await {
         Ok(response) => {
             metrics::accepted(&registered);
@@ -47,7 +52,7 @@ where
         }
         Err(rejection) => {
             metrics::rejected(&registered, &rejection);
-            trace_rejection(&token, &rejection);
+            trace_rejection(&token, client_addr, &rejection);
             rejection::respond(&renderer, rejection)
         }
     }
@@ -95,9 +100,10 @@ where
     Ok(response)
 }
 
-fn trace_rejection(token: &str, rejection: &Rejection) {
+fn trace_rejection(token: &str, client: Option<std::net::IpAddr>, rejection: &Rejection) {
     tracing::debug!(
         protocol = token,
+        client = ?client,
         status = rejection.status().as_u16(),
         reason = rejection.reason(),
         "upgrade rejected"

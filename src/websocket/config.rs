@@ -19,7 +19,10 @@ pub struct WebSocketConfig {
     pub(crate) require_subprotocol: bool,
     pub(crate) origin: OriginPolicy,
     pub(crate) limits: FrameLimits,
-    #[cfg(feature = "yawc")]
+    /// Keepalive and timeouts of the message layer.
+    #[cfg(feature = "messages")]
+    pub(crate) timeouts: super::socket::Timeouts,
+    #[cfg(any(feature = "yawc", feature = "deflate"))]
     pub(crate) deflate: Option<super::DeflateConfig>,
 }
 
@@ -94,7 +97,8 @@ impl WebSocketConfig {
     ///
     /// Only a backend that implements the extension can speak to a client
     /// that agreed to it, so turn it on only for a registration whose handler
-    /// uses [`Upgraded::into_yawc`](crate::Upgraded::into_yawc). A handler
+    /// uses `Upgraded::into_websocket` (feature `deflate`) or
+    /// `Upgraded::into_yawc` (feature `yawc`). A handler
     /// that calls `Upgraded::into_tungstenite`
     /// on such a connection would see compressed frames it cannot read; it
     /// logs an error and the first compressed message ends the connection
@@ -108,15 +112,17 @@ impl WebSocketConfig {
     /// let layer = UpgradeLayer::new().websocket(
     ///     WebSocketConfig::new().permessage_deflate(DeflateConfig::default()),
     ///     service_fn(|conn: Upgraded| async move {
-    ///         let ws = conn.into_yawc()?;
-    ///         # let _ = ws;
-    ///         Ok::<_, tower_upgrade::websocket::yawc::WebSocketError>(())
+    ///         let mut ws = conn.into_websocket();
+    ///         while let Some(message) = ws.recv().await {
+    ///             let _ = message?;
+    ///         }
+    ///         Ok::<_, tower_upgrade::websocket::Error>(())
     ///     }),
     /// );
     /// # let _ = layer;
     /// ```
-    #[cfg(feature = "yawc")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+    #[cfg(any(feature = "yawc", feature = "deflate"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "yawc", feature = "deflate"))))]
     pub fn permessage_deflate(mut self, config: super::DeflateConfig) -> Self {
         self.deflate = Some(config);
         self

@@ -96,7 +96,11 @@ impl Protocol for WebSocketConfig {
             1 => headers.get(ORIGIN).map(HeaderValue::as_bytes),
             _ => return Err(ForbiddenOrigin.into()),
         };
-        if !self.origin.allows(origin, Some(host)) {
+        // Behind a trusted proxy, the public origin is what it forwarded.
+        let client = parts.extensions.get::<crate::ClientInfo>();
+        let public_host = client.and_then(|c| c.forwarded_host()).unwrap_or(host);
+        let public_scheme = client.and_then(|c| c.forwarded_proto());
+        if !self.origin.allows(origin, Some(public_host), public_scheme) {
             return Err(ForbiddenOrigin.into());
         }
 
@@ -107,6 +111,10 @@ impl Protocol for WebSocketConfig {
         }
 
         let mut accepted = Accepted::new().with_extension(self.limits);
+        #[cfg(feature = "messages")]
+        {
+            accepted = accepted.with_extension(self.timeouts);
+        }
         if let Some(accept) = accept {
             accepted.headers.insert(
                 SEC_WEBSOCKET_ACCEPT,
@@ -123,7 +131,7 @@ impl Protocol for WebSocketConfig {
         // RFC 6455 §9.1 and RFC 7692 §5: only an extension the backend
         // implements is accepted; bad offers are declined, never fatal. The
         // offers are read only when an extension is configured.
-        #[cfg(feature = "yawc")]
+        #[cfg(any(feature = "yawc", feature = "deflate"))]
         if let Some(config) = &self.deflate {
             let offers = super::extensions::parse_offers(headers);
             if let Some(agreed) = super::deflate::negotiate(config, &offers) {

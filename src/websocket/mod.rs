@@ -2,11 +2,13 @@
 //! HTTP/1.1, and of RFC 8441 over HTTP/2.
 //!
 //! Register it with [`UpgradeLayer::websocket`](crate::UpgradeLayer::websocket).
-//! The handler receives the raw byte stream; with the `tungstenite` feature,
-//! `Upgraded::into_tungstenite` turns it
-//! into a message stream. With the `yawc` feature,
-//! `WebSocketConfig::permessage_deflate` negotiates compression (RFC 7692) and
-//! `Upgraded::into_yawc` gives a message stream that compresses.
+//! The handler receives the raw byte stream; with the `messages` feature (on
+//! by default), `Upgraded::into_websocket` turns it into the crate's own
+//! `WebSocket`: messages, keepalive, bounded buffers, Close 1001 on
+//! shutdown, and permessage-deflate (RFC 7692, feature `deflate`) when
+//! `WebSocketConfig::permessage_deflate` is set. `Upgraded::into_tungstenite`
+//! (feature `tungstenite`) and `Upgraded::into_yawc` (feature `yawc`) are the
+//! other backends.
 //!
 //! ```
 //! use tower::service_fn;
@@ -32,14 +34,16 @@
 //! ```
 
 mod config;
-#[cfg(feature = "yawc")]
+#[cfg(any(feature = "yawc", feature = "deflate"))]
 pub(crate) mod deflate;
-#[cfg(feature = "yawc")]
+#[cfg(any(feature = "yawc", feature = "deflate"))]
 pub(crate) mod extensions;
 mod handshake;
 mod origin;
 mod register;
 mod rejection;
+#[cfg(feature = "messages")]
+pub(crate) mod socket;
 mod subprotocol;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
@@ -47,8 +51,8 @@ mod tungstenite;
 mod yawc_backend;
 
 pub use config::{FrameLimits, WebSocketConfig};
-#[cfg(feature = "yawc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
+#[cfg(any(feature = "yawc", feature = "deflate"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "yawc", feature = "deflate"))))]
 pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
 pub use origin::OriginPolicy;
@@ -60,13 +64,19 @@ pub use rejection::{
 #[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
 pub use yawc_backend::close_after_error;
 
+#[cfg(feature = "messages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
+pub use socket::{
+    CloseCode, CloseFrame, Error, Message, Receiver, Sender, TrySendError, Utf8Bytes, WebSocket,
+};
+
 #[cfg(feature = "tungstenite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tungstenite")))]
 pub use tokio_tungstenite;
 
 /// The frame limits of the registration that accepted `conn` (the defaults
 /// for a connection of another protocol).
-#[cfg(any(feature = "tungstenite", feature = "yawc"))]
+#[cfg(any(feature = "tungstenite", feature = "yawc", feature = "messages"))]
 pub(crate) fn frame_limits(conn: &crate::Upgraded) -> FrameLimits {
     conn.extensions()
         .get::<FrameLimits>()

@@ -14,7 +14,10 @@ use crate::error::ConfigError;
 /// user's cookies, so a server that accepts any origin lets any web page act
 /// as its logged-in users. The default, [`SameOrigin`](Self::SameOrigin),
 /// allows requests without `Origin` (non-browser clients send none) and
-/// requests whose `Origin` names the same host and port as `Host`.
+/// requests whose `Origin` names the same host and port as the public
+/// origin: `Host`, or behind a [trusted proxy](crate::TrustedProxies) the
+/// host and scheme the proxy forwarded (`X-Forwarded-Host` and
+/// `X-Forwarded-Proto`, or `Forwarded: host=...;proto=...`).
 ///
 /// ```
 /// use tower_upgrade::websocket::OriginPolicy;
@@ -28,7 +31,9 @@ use crate::error::ConfigError;
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub enum OriginPolicy {
-    /// No `Origin`, or one whose host and port equal `Host`'s.
+    /// No `Origin`, or one whose host and port equal the public origin's
+    /// (`Host`, or what a trusted proxy forwarded; with a forwarded scheme,
+    /// the scheme must match too).
     #[default]
     SameOrigin,
     /// No `Origin`, or one in the list. Built by [`OriginPolicy::allow_list`].
@@ -90,9 +95,16 @@ impl OriginPolicy {
         }))
     }
 
-    /// Whether a request with this `Origin` (if any) and this host
-    /// (`Host`, or `:authority` in HTTP/2) may open a WebSocket.
-    pub(crate) fn allows(&self, origin: Option<&[u8]>, host: Option<&str>) -> bool {
+    /// Whether a request with this `Origin` (if any) may open a WebSocket on
+    /// a server whose public origin is `host` (`Host`, `:authority` in
+    /// HTTP/2, or the host a trusted proxy forwarded) and `scheme` (known
+    /// only when a trusted proxy forwarded it).
+    pub(crate) fn allows(
+        &self,
+        origin: Option<&[u8]>,
+        host: Option<&str>,
+        scheme: Option<&str>,
+    ) -> bool {
         let Some(origin) = origin else {
             return true;
         };
@@ -106,7 +118,7 @@ impl OriginPolicy {
         };
         match self {
             Self::Any => true,
-            Self::SameOrigin => host.is_some_and(|host| origin.same_as_host(host)),
+            Self::SameOrigin => host.is_some_and(|host| origin.same_as(host, scheme)),
             Self::AllowList(list) => list.patterns.iter().any(|p| p.matches(&origin)),
         }
     }
@@ -152,20 +164,35 @@ impl Origin {
     }
 
     /// Same host, and same port; a `Host` without a port matches an origin
-    /// on its scheme's default port (the server cannot know whether TLS was
-    /// terminated in front of it, so either default is accepted).
-    fn same_as_host(&self, host: &str) -> bool {
+    /// on its scheme's default port. Without a known `scheme` either default
+    /// is accepted (the server cannot tell whether TLS was terminated in
+    /// front of it); with one (forwarded by a trusted proxy), the origin's
+    /// scheme must be it (RFC 6454 §5: scheme, host and port all compare).
+    fn same_as(&self, host: &str, scheme: Option<&str>) -> bool {
         let Ok(authority) = host.parse::<Authority>() else {
             return false;
         };
+        let scheme = scheme.map(web_scheme);
+        if scheme.is_some_and(|s| s != web_scheme(&self.scheme)) {
+            return false;
+        }
         let Some((host, port)) = host_and_port(&authority) else {
             return false;
         };
         host.eq_ignore_ascii_case(&self.host)
             && match port {
                 Some(port) => port == self.port,
-                None => default_port(&self.scheme) == Some(self.port),
+                None => default_port(scheme.unwrap_or(&self.scheme)) == Some(self.port),
             }
+    }
+}
+
+/// `ws`/`wss` name the same origins as `http`/`https` (RFC 6455 §3).
+fn web_scheme(scheme: &str) -> &str {
+    match scheme {
+        "ws" => "http",
+        "wss" => "https",
+        other => other,
     }
 }
 
@@ -235,9 +262,37 @@ mod tests {
         ];
         for (origin, host, expected) in cases {
             assert_eq!(
-                policy.allows(origin.map(str::as_bytes), *host),
+                policy.allows(origin.map(str::as_bytes), *host, None),
                 *expected,
                 "Origin {origin:?}, Host {host:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn same_origin_with_a_forwarded_scheme() {
+        let policy = OriginPolicy::SameOrigin;
+        let cases: &[(&str, &str, &str, bool)] = &[
+            ("https://app.example", "app.example", "https", true),
+            ("https://app.example", "app.example", "wss", true),
+            ("https://app.example:443", "app.example", "https", true),
+            ("http://app.example", "app.example", "https", false),
+            ("https://app.example", "app.example", "http", false),
+            ("http://app.example:80", "app.example", "http", true),
+            (
+                "https://app.example:8443",
+                "app.example:8443",
+                "https",
+                true,
+            ),
+            ("https://app.example", "app.example:8443", "https", false),
+            ("https://other.example", "app.example", "https", false),
+        ];
+        for (origin, host, scheme, expected) in cases {
+            assert_eq!(
+                policy.allows(Some(origin.as_bytes()), Some(host), Some(scheme)),
+                *expected,
+                "Origin {origin}, host {host}, scheme {scheme}"
             );
         }
     }
@@ -266,7 +321,7 @@ mod tests {
         ];
         for (origin, expected) in cases {
             assert_eq!(
-                policy.allows(origin.map(str::as_bytes), Some("app.example.com")),
+                policy.allows(origin.map(str::as_bytes), Some("app.example.com"), None),
                 *expected,
                 "Origin {origin:?}"
             );
@@ -275,7 +330,7 @@ mod tests {
 
     #[test]
     fn any_allows_everything_and_invalid_config_is_an_error() {
-        assert!(OriginPolicy::Any.allows(Some(b"null"), None));
+        assert!(OriginPolicy::Any.allows(Some(b"null"), None, None));
         assert!(OriginPolicy::allow_list(["not an origin"]).is_err());
         assert!(OriginPolicy::allow_list(["https://a.com/path"]).is_err());
         assert!(OriginPolicy::allow_list(["gopher://a.com"]).is_err());

@@ -49,7 +49,7 @@ impl Upgraded {
         // tungstenite has no permessage-deflate: a registration that turned
         // it on must use `into_yawc`. The handshake cannot be taken back, so
         // say why the connection will fail (RSV1 set: close code 1002).
-        #[cfg(feature = "yawc")]
+        #[cfg(any(feature = "yawc", feature = "deflate"))]
         if let Some(agreed) = self.permessage_deflate() {
             tracing::error!(
                 extension = %agreed,

@@ -1,0 +1,310 @@
+//! permessage-deflate (RFC 7692 §7.2) for one connection: flate2 on zlib-rs,
+//! inflate bounded by the message limit, and a pool of compressor and
+//! decompressor states shared by the registration for the directions
+//! without context takeover.
+
+use std::sync::{Arc, Mutex};
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+use crate::websocket::{DeflateConfig, PermessageDeflate};
+
+/// RFC 7692 §7.2.1: a message's compressed data ends with this empty stored
+/// block, which is removed before sending and put back before inflating.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xFF, 0xFF];
+
+/// Idle states kept per pool and direction: about the number of messages
+/// compressed at the same moment, not the number of connections.
+const POOL_SIZE: usize = 16;
+
+/// Compressors and decompressors borrowed for one message at a time.
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    compressors: Mutex<Vec<(u8, Compress)>>,
+    decompressors: Mutex<Vec<(u8, Decompress)>>,
+}
+
+impl Pool {
+    fn compressor(&self, bits: u8, level: u32) -> Compress {
+        let mut idle = self.compressors.lock().unwrap_or_else(|e| e.into_inner());
+        match idle.iter().position(|(b, _)| *b == bits) {
+            Some(i) => idle.swap_remove(i).1,
+            None => Compress::new_with_window_bits(Compression::new(level), false, bits),
+        }
+    }
+
+    fn decompressor(&self, bits: u8) -> Decompress {
+        let mut idle = self.decompressors.lock().unwrap_or_else(|e| e.into_inner());
+        match idle.iter().position(|(b, _)| *b == bits) {
+            Some(i) => idle.swap_remove(i).1,
+            None => Decompress::new_with_window_bits(false, bits),
+        }
+    }
+
+    fn give_compressor(&self, bits: u8, mut state: Compress) {
+        state.reset();
+        let mut idle = self.compressors.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_SIZE {
+            idle.push((bits, state));
+        }
+    }
+
+    fn give_decompressor(&self, bits: u8, mut state: Decompress) {
+        state.reset(false);
+        let mut idle = self.decompressors.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < POOL_SIZE {
+            idle.push((bits, state));
+        }
+    }
+}
+
+/// Why an inflate failed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// Over the message limit (RFC 6455 §7.4.1: 1009).
+    TooBig,
+    /// Not a deflate stream: a protocol error (1002).
+    Corrupt,
+}
+
+/// One connection's compression state.
+#[derive(Debug)]
+pub(crate) struct Deflate {
+    pool: Arc<Pool>,
+    level: u32,
+    threshold: usize,
+    server_bits: u8,
+    client_bits: u8,
+    /// §7.1.1.1: the server starts every message with an empty window.
+    server_reset: bool,
+    /// §7.1.1.2: the client does.
+    client_reset: bool,
+    /// Kept between messages only with context takeover.
+    compressor: Option<Compress>,
+    decompressor: Option<Decompress>,
+}
+
+impl Deflate {
+    pub(crate) fn new(agreed: &PermessageDeflate, config: &DeflateConfig) -> Self {
+        Self {
+            pool: config.codecs.clone(),
+            level: config.level,
+            threshold: config.threshold.max(1),
+            server_bits: agreed.server_window_bits(),
+            // zlib inflates no raw stream with a window under 9 bits; a
+            // larger window reads a smaller one's stream.
+            client_bits: agreed.client_window_bits().max(9),
+            server_reset: agreed.server_no_context_takeover(),
+            client_reset: agreed.client_no_context_takeover(),
+            compressor: None,
+            decompressor: None,
+        }
+    }
+
+    /// Compresses one message (RFC 7692 §7.2.1). `None`: send it as it is,
+    /// because it is short or does not shrink (§6.1 lets each message
+    /// choose).
+    pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+        if payload.len() < self.threshold {
+            return None;
+        }
+        let mut state = match self.compressor.take() {
+            Some(state) => state,
+            None => self.pool.compressor(self.server_bits, self.level),
+        };
+        // Room for the payload plus the flush: anything longer does not
+        // shrink, and stops here instead of growing.
+        let mut out = Vec::with_capacity(payload.len() + TAIL.len() + 8);
+        let mut input = payload;
+        let shrank = loop {
+            let before = state.total_in();
+            if state
+                .compress_vec(input, &mut out, FlushCompress::Sync)
+                .is_err()
+            {
+                break false;
+            }
+            input = &input[(state.total_in() - before) as usize..];
+            if out.len() == out.capacity() {
+                break false;
+            }
+            if input.is_empty() {
+                break out.ends_with(&TAIL) && out.len() - TAIL.len() < payload.len();
+            }
+        };
+        if !shrank {
+            // Its window now holds a message the peer never saw: start over.
+            state.reset();
+        }
+        if self.server_reset || !shrank {
+            self.pool.give_compressor(self.server_bits, state);
+        } else {
+            self.compressor = Some(state);
+        }
+        shrank.then(|| {
+            out.truncate(out.len() - TAIL.len());
+            out
+        })
+    }
+
+    /// Inflates one frame's payload of a compressed message onto `out`,
+    /// stopping as soon as `out` would pass `limit` bytes; `fin`: the last
+    /// frame (§7.2.2: the tail is put back).
+    pub(crate) fn inflate(
+        &mut self,
+        payload: &[u8],
+        fin: bool,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), InflateError> {
+        let mut state = match self.decompressor.take() {
+            Some(state) => state,
+            None => self.pool.decompressor(self.client_bits),
+        };
+        let mut result = feed(&mut state, payload, out, limit);
+        if fin && result == Ok(false) {
+            result = feed(&mut state, &TAIL, out, limit);
+        }
+        match result {
+            // A final block (BFINAL) ends the stream: the next message
+            // starts a new one.
+            Ok(true) => self.pool.give_decompressor(self.client_bits, state),
+            Ok(false) if !fin || !self.client_reset => self.decompressor = Some(state),
+            Ok(false) => self.pool.give_decompressor(self.client_bits, state),
+            Err(e) => {
+                self.pool.give_decompressor(self.client_bits, state);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Deflate {
+    fn drop(&mut self) {
+        // States with context takeover go back to the pool reset.
+        if let Some(state) = self.compressor.take() {
+            self.pool.give_compressor(self.server_bits, state);
+        }
+        if let Some(state) = self.decompressor.take() {
+            self.pool.give_decompressor(self.client_bits, state);
+        }
+    }
+}
+
+/// Inflates `input` onto `out`, never holding more than `limit + 1` bytes;
+/// `Ok(true)` when the stream ended (a final block).
+fn feed(
+    state: &mut Decompress,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Result<bool, InflateError> {
+    loop {
+        let start = out.len();
+        let room = (limit + 1).saturating_sub(start);
+        if room == 0 {
+            return Err(InflateError::TooBig);
+        }
+        // Doubling what is held so far, never past the limit: amortised
+        // growth whose capacity stays within `limit + 1`.
+        let chunk = room.min(start.max(input.len() * 4).max(4096));
+        out.reserve_exact(chunk);
+        out.resize(start + chunk, 0);
+        let (in_before, out_before) = (state.total_in(), state.total_out());
+        let status = state.decompress(input, &mut out[start..], FlushDecompress::Sync);
+        let used = (state.total_in() - in_before) as usize;
+        let made = (state.total_out() - out_before) as usize;
+        out.truncate(start + made);
+        input = &input[used..];
+        if out.len() > limit {
+            return Err(InflateError::TooBig);
+        }
+        match status {
+            Err(_) => return Err(InflateError::Corrupt),
+            Ok(Status::StreamEnd) => {
+                return if input.is_empty() {
+                    Ok(true)
+                } else {
+                    Err(InflateError::Corrupt)
+                }
+            }
+            Ok(_) if input.is_empty() && made < chunk => return Ok(false),
+            Ok(_) if used == 0 && made == 0 => return Err(InflateError::Corrupt),
+            Ok(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(header: &str) -> Deflate {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("sec-websocket-extensions", header.parse().unwrap());
+        let offers = crate::websocket::extensions::parse_offers(&headers);
+        let config = DeflateConfig::new();
+        let agreed = crate::websocket::deflate::negotiate(&config, &offers).unwrap();
+        Deflate::new(&agreed, &config)
+    }
+
+    #[test]
+    fn round_trip_with_and_without_context_takeover() {
+        for header in [
+            "permessage-deflate",
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        ] {
+            // The server's output read back by a decompressor set up like a
+            // client's: the same state machine, other direction.
+            let mut server = pair(header);
+            let mut client = pair(header);
+            client.client_bits = server.server_bits;
+            client.client_reset = server.server_reset;
+            let text = br#"{"user":"ada","text":"hello hello hello hello"}"#;
+            for _ in 0..3 {
+                let wire = server.compress(text).expect("JSON shrinks");
+                assert!(!wire.ends_with(&TAIL));
+                let mut out = Vec::new();
+                client.inflate(&wire, true, &mut out, 1 << 20).unwrap();
+                assert_eq!(out, text, "{header}");
+            }
+        }
+    }
+
+    #[test]
+    fn does_not_send_what_does_not_shrink() {
+        let mut server = pair("permessage-deflate");
+        // xorshift: bytes deflate cannot shrink.
+        let mut x = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..1000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        assert_eq!(server.compress(&noise), None);
+        assert_eq!(server.compress(b""), None);
+    }
+
+    #[test]
+    fn a_bomb_stops_at_the_limit() {
+        let mut sender = pair("permessage-deflate");
+        let zeros = vec![0u8; 4 << 20];
+        let wire = sender.compress(&zeros).unwrap();
+        let mut receiver = pair("permessage-deflate");
+        receiver.client_bits = 15;
+        let mut out = Vec::new();
+        assert_eq!(
+            receiver.inflate(&wire, true, &mut out, 64 << 10),
+            Err(InflateError::TooBig)
+        );
+        assert!(
+            out.capacity() <= (64 << 10) + 4096,
+            "held {}",
+            out.capacity()
+        );
+    }
+}

@@ -1,0 +1,621 @@
+//! The state machine of one connection: it reads frames, answers Pings and
+//! Closes, writes the outgoing queue and keeps time.
+//!
+//! It has no task of its own: whoever polls it (the handler's `recv`,
+//! `send` or `flush`) makes it progress, and a read also writes what the
+//! [`Sender`](super::Sender) handles queued. A connection therefore costs
+//! its buffers while a message passes and almost nothing while idle: the read
+//! buffer is given back whenever a read finds nothing, and large write and
+//! reassembly buffers once their message is done.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_util::sync::WaitForCancellationFutureOwned;
+
+use super::close::{self, BadClose, CloseCode, CloseFrame};
+#[cfg(feature = "deflate")]
+use super::compress::{Deflate, InflateError};
+use super::error::Error;
+use super::frame::{self, FrameError, OpCode, Rules, MAX_HEADER_LEN};
+use super::message::{Message, Utf8Bytes};
+use super::sender::Shared;
+use super::settings::Settings;
+use super::timers::{Expired, Timers};
+use super::{mask, utf8};
+use crate::lifecycle::ShutdownSignal;
+use crate::websocket::FrameLimits;
+
+/// Payloads up to this size are copied next to their header, so that a
+/// small message is one contiguous write; larger ones are written from
+/// their own buffer (vectored when the IO supports it), never copied.
+const COPY_MAX: usize = 4096;
+/// How much is gathered from the queue into one write.
+const BATCH: usize = 16 * 1024;
+/// A write buffer larger than this is released once empty.
+const KEEP_OUT: usize = 1024;
+
+/// A data message being reassembled from its fragments.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    compressed: bool,
+    buf: Vec<u8>,
+    /// Bytes of `buf` known to be valid UTF-8.
+    checked: usize,
+}
+
+/// What a read produced.
+enum Read {
+    Message(Message),
+    /// A frame was consumed without a message for the handler.
+    Nothing,
+    /// The connection ended: the peer closed TCP, or answered our Close.
+    End,
+}
+
+pub(crate) struct Conn<S> {
+    io: S,
+    limits: FrameLimits,
+    pub(crate) shared: Arc<Shared>,
+    rbuf: BytesMut,
+    partial: Option<Partial>,
+    /// Encoded bytes waiting to be written: headers and small payloads.
+    out: BytesMut,
+    /// A large payload written after `out`.
+    big: Bytes,
+    needs_flush: bool,
+    /// The payload of the latest Ping not yet answered (RFC 6455 §5.5.3: an
+    /// endpoint may answer only the latest).
+    pong: Option<Bytes>,
+    /// A Ping of our own to send (keepalive).
+    ping: bool,
+    /// A Close to send before anything queued: the connection failed.
+    close_now: Option<CloseFrame>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<Deflate>>,
+    timers: Timers,
+    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// Shutdown was asked for: Close 1001 once what has arrived is read.
+    going_away: bool,
+    /// Our Close is encoded: nothing more is sent.
+    close_sent: bool,
+    /// The peer's Close arrived: nothing more is read.
+    close_received: bool,
+    /// Returned once our Close is written.
+    error: Option<Error>,
+    done: bool,
+}
+
+impl<S> std::fmt::Debug for Conn<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("close_sent", &self.close_sent)
+            .field("close_received", &self.close_received)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Drop for Conn<S> {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    pub(crate) fn new(io: S, settings: &Settings, shutdown: Option<ShutdownSignal>) -> Self {
+        let limits = settings.limits;
+        Self {
+            io,
+            limits,
+            shared: Shared::new(limits.max_write_buffer_size.max(1)),
+            rbuf: BytesMut::new(),
+            partial: None,
+            out: BytesMut::new(),
+            big: Bytes::new(),
+            needs_flush: false,
+            pong: None,
+            ping: false,
+            close_now: None,
+            #[cfg(feature = "deflate")]
+            deflate: settings
+                .deflate
+                .as_ref()
+                .map(|(agreed, config)| Box::new(Deflate::new(agreed, config))),
+            timers: Timers::new(settings.timeouts),
+            shutdown: shutdown.map(|s| Box::pin(s.token.cancelled_owned())),
+            going_away: false,
+            close_sent: false,
+            close_received: false,
+            error: None,
+            done: false,
+        }
+    }
+
+    fn rules(&self) -> Rules {
+        Rules {
+            #[cfg(feature = "deflate")]
+            allow_rsv1: self.deflate.is_some(),
+            #[cfg(not(feature = "deflate"))]
+            allow_rsv1: false,
+            require_mask: true,
+            max_payload: self.limits.max_frame_size as u64,
+        }
+    }
+
+    /// The next message for the handler; `None` once the connection is
+    /// closed.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            if self.done {
+                return Poll::Ready(self.error.take().map(Err));
+            }
+            if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
+                return Poll::Ready(Some(Err(error)));
+            }
+            match self.poll_write(cx) {
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.end(e.into())))),
+                Poll::Ready(Ok(())) => {
+                    // §7.1.7: the Close naming the failure is written;
+                    // the handler learns why.
+                    if self.close_sent {
+                        if let Some(error) = self.error.take() {
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                    }
+                    // §7.1.1: the server closes TCP once both Closes passed.
+                    if self.close_sent && self.close_received {
+                        let _ = Pin::new(&mut self.io).poll_shutdown(cx);
+                        self.done = true;
+                        continue;
+                    }
+                }
+                // Stop reading while a control reply or our Close cannot be
+                // written: a peer that pings and never reads gets TCP
+                // backpressure, not a growing queue (§5.5.3).
+                Poll::Pending if self.pong.is_some() || self.error.is_some() => {
+                    return Poll::Pending
+                }
+                Poll::Pending => {}
+            }
+            if self.close_received {
+                return Poll::Pending;
+            }
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(Read::Message(message))) => return Poll::Ready(Some(Ok(message))),
+                Poll::Ready(Ok(Read::Nothing)) => {}
+                Poll::Ready(Ok(Read::End)) => {
+                    self.done = true;
+                    self.shared.close();
+                }
+                Poll::Ready(Err(error)) => self.fail(error),
+                Poll::Pending => {
+                    // Shutdown: what had arrived was handed over (and its
+                    // answers queued); now say goodbye.
+                    if self.going_away && !self.close_sent && self.close_now.is_none() {
+                        self.going_away = false;
+                        self.shared
+                            .push_unbounded(Message::Close(Some(CloseFrame::new(
+                                CloseCode::AWAY,
+                                "server shutting down",
+                            ))));
+                        continue;
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    /// Queues `slot`'s message and writes until the queue is empty.
+    pub(crate) fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<(), Error>> {
+        loop {
+            if slot.is_some() && (self.done || self.close_sent || self.error.is_some()) {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
+                return Poll::Ready(Err(error));
+            }
+            if let Some(message) = slot.take() {
+                match self.shared.push(message, Some(cx.waker())) {
+                    Ok(()) => {}
+                    Err(e) if e.is_closed() => return Poll::Ready(Err(Error::Closed)),
+                    Err(e) => {
+                        *slot = Some(e.into_message());
+                        // Full: writing makes room.
+                        match self.poll_write(cx) {
+                            Poll::Ready(Ok(())) => continue,
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(self.end(e.into()))),
+                            Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                }
+            }
+            return self.poll_flush(cx);
+        }
+    }
+
+    /// Writes until everything queued is on the wire.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
+            return Poll::Ready(Err(error));
+        }
+        match ready!(self.poll_write(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.end(e.into()))),
+        }
+    }
+
+    /// Whether there is room in the send buffer; writes while there is not.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.done || self.close_sent || self.shared.is_closed() {
+                return Poll::Ready(Err(Error::Closed));
+            }
+            if self.shared.has_room() {
+                return Poll::Ready(Ok(()));
+            }
+            ready!(self.poll_flush(cx))?;
+        }
+    }
+
+    /// Sends our Close (once) and waits for the handshake to end.
+    pub(crate) fn poll_close(
+        &mut self,
+        cx: &mut Context<'_>,
+        frame: &mut Option<Option<CloseFrame>>,
+    ) -> Poll<Result<(), Error>> {
+        if let Some(frame) = frame.take() {
+            if !self.close_sent && !self.done {
+                self.shared.push_unbounded(Message::Close(frame));
+            }
+        }
+        loop {
+            match ready!(self.poll_next(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Ends the connection at once (no Close can be written) with `error`.
+    fn end(&mut self, error: Error) -> Error {
+        self.done = true;
+        self.error = None;
+        self.shared.close();
+        error
+    }
+
+    /// RFC 6455 §7.1.7: fail the connection: send a Close with the code
+    /// that names the cause before anything still queued, then close.
+    fn fail(&mut self, error: Error) {
+        match error.close_code() {
+            Some(code) if !self.close_sent => {
+                self.close_now = Some(CloseFrame::new(code, Utf8Bytes::from(error.to_string())));
+                self.shared.close();
+                self.error = Some(error);
+            }
+            // Our Close is already out (or none fits): stop here.
+            _ => {
+                self.done = true;
+                self.error = Some(error);
+                self.shared.close();
+            }
+        }
+    }
+
+    fn poll_timers_and_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+        if let Some(shutdown) = &mut self.shutdown {
+            if shutdown.as_mut().poll(cx).is_ready() {
+                self.shutdown = None;
+                self.going_away = true;
+            }
+        }
+        while let Poll::Ready(expired) = self.timers.poll(cx) {
+            match expired {
+                Expired::Ping => self.ping = true,
+                Expired::Pong if !self.close_sent => self.fail(Error::PongTimeout),
+                Expired::Idle if !self.close_sent => self.fail(Error::IdleTimeout),
+                Expired::Write => return Poll::Ready(Some(self.end(Error::WriteTimeout))),
+                // The peer did not answer our Close: close TCP.
+                Expired::Close => {
+                    self.done = true;
+                    self.shared.close();
+                }
+                Expired::Pong | Expired::Idle => {}
+            }
+        }
+        Poll::Pending
+    }
+
+    // --- reading -----------------------------------------------------------
+
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
+        loop {
+            let rules = self.rules();
+            let decoded = frame::decode(&self.rbuf, rules).map_err(|e| self.frame_error(e))?;
+            match decoded {
+                Some((header, header_len)) => {
+                    let len = header.payload_len as usize;
+                    // Refuse a message over the limit before reading it.
+                    if !header.opcode.is_control() && !header.rsv1 {
+                        let held = self.partial.as_ref().map_or(0, |p| p.buf.len());
+                        let compressed = self.partial.as_ref().is_some_and(|p| p.compressed);
+                        if !compressed && held + len > self.limits.max_message_size {
+                            return Poll::Ready(Err(Error::TooBig {
+                                limit: self.limits.max_message_size,
+                            }));
+                        }
+                    }
+                    let frame_len = header_len + len;
+                    if self.rbuf.len() >= frame_len {
+                        self.rbuf.advance(header_len);
+                        let mut payload = self.rbuf.split_to(len);
+                        if let Some(key) = header.mask {
+                            mask::apply(&mut payload, key);
+                        }
+                        return Poll::Ready(self.on_frame(header, payload));
+                    }
+                    self.rbuf.reserve(frame_len - self.rbuf.len());
+                }
+                None => {
+                    if self.rbuf.capacity() - self.rbuf.len() < MAX_HEADER_LEN {
+                        self.rbuf
+                            .reserve(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
+                    }
+                }
+            }
+            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Read::End)),
+                Poll::Ready(Ok(_)) => self.timers.read(),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                Poll::Pending => {
+                    // Idle: keep no read buffer.
+                    if self.rbuf.is_empty() {
+                        self.rbuf = BytesMut::new();
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn frame_error(&self, error: FrameError) -> Error {
+        match error {
+            FrameError::TooLarge => Error::TooBig {
+                limit: self.limits.max_frame_size,
+            },
+            other => Error::Protocol(other.to_string()),
+        }
+    }
+
+    fn on_frame(&mut self, header: frame::Header, payload: BytesMut) -> Result<Read, Error> {
+        match header.opcode {
+            OpCode::Ping => {
+                let payload = payload.freeze();
+                if !self.close_sent {
+                    self.pong = Some(payload.clone());
+                }
+                Ok(Read::Message(Message::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Read::Message(Message::Pong(payload.freeze()))),
+            OpCode::Close => {
+                let frame = close::decode(payload.freeze()).map_err(|bad| match bad {
+                    BadClose::Reason => Error::InvalidUtf8,
+                    BadClose::Truncated => Error::Protocol("close payload of one byte".into()),
+                    BadClose::Code(code) => Error::Protocol(format!("invalid close code {code}")),
+                })?;
+                self.close_received = true;
+                if self.close_sent {
+                    // The answer to our Close: the handshake is over.
+                    return Ok(Read::Nothing);
+                }
+                // §5.5.1: answer with the same code (an empty Close with an
+                // empty one), after what the handler already queued.
+                let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
+                self.shared.push_unbounded(Message::Close(reply));
+                Ok(Read::Message(Message::Close(frame)))
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => self.on_data(header, payload),
+        }
+    }
+
+    fn on_data(&mut self, header: frame::Header, payload: BytesMut) -> Result<Read, Error> {
+        let first = header.opcode != OpCode::Continuation;
+        match (first, self.partial.is_some()) {
+            (false, false) => {
+                return Err(Error::Protocol(
+                    "continuation frame without a message".into(),
+                ))
+            }
+            (true, true) => {
+                return Err(Error::Protocol(
+                    "new message before the previous one ended".into(),
+                ))
+            }
+            _ => {}
+        }
+        if self.close_sent {
+            // §1.4: after our Close, data is read and dropped.
+            return Ok(Read::Nothing);
+        }
+        self.timers.data();
+        // One frame, not compressed: the payload is the message, no copy.
+        if first && header.fin && !header.rsv1 {
+            let bytes = payload.freeze();
+            return Ok(Read::Message(if header.opcode == OpCode::Text {
+                Message::Text(Utf8Bytes::try_from(bytes).map_err(|_| Error::InvalidUtf8)?)
+            } else {
+                Message::Binary(bytes)
+            }));
+        }
+        let partial = self.partial.get_or_insert_with(|| Partial {
+            text: header.opcode == OpCode::Text,
+            compressed: header.rsv1,
+            buf: Vec::new(),
+            checked: 0,
+        });
+        if partial.compressed {
+            #[cfg(feature = "deflate")]
+            if let Some(deflate) = &mut self.deflate {
+                let limit = self.limits.max_message_size;
+                deflate
+                    .inflate(&payload, header.fin, &mut partial.buf, limit)
+                    .map_err(|e| match e {
+                        InflateError::TooBig => Error::TooBig { limit },
+                        InflateError::Corrupt => Error::Protocol("invalid deflate data".into()),
+                    })?;
+            }
+        } else {
+            partial.buf.extend_from_slice(&payload);
+        }
+        if partial.text {
+            // §8.1: fail as soon as the text cannot be UTF-8.
+            partial.checked = utf8::check(&partial.buf, partial.checked, header.fin)
+                .map_err(|()| Error::InvalidUtf8)?;
+        }
+        if !header.fin {
+            return Ok(Read::Nothing);
+        }
+        let Partial { text, buf, .. } = self.partial.take().expect("checked above");
+        let bytes = Bytes::from(buf);
+        Ok(Read::Message(if text {
+            Message::Text(Utf8Bytes::from_validated(bytes))
+        } else {
+            Message::Binary(bytes)
+        }))
+    }
+
+    // --- writing -----------------------------------------------------------
+
+    /// Writes what is pending and queued; `Ready(Ok)` once all of it is
+    /// flushed.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.out.is_empty() && self.big.is_empty() && !self.refill(cx) {
+                break;
+            }
+            let io = Pin::new(&mut self.io);
+            let written = if self.big.is_empty() {
+                io.poll_write(cx, &self.out)
+            } else if self.out.is_empty() {
+                io.poll_write(cx, &self.big)
+            } else if io.is_write_vectored() {
+                io.poll_write_vectored(cx, &[IoSlice::new(&self.out), IoSlice::new(&self.big)])
+            } else {
+                io.poll_write(cx, &self.out)
+            };
+            let n = match written {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.timers.write_blocked();
+                    return Poll::Pending;
+                }
+            };
+            let from_out = n.min(self.out.len());
+            self.out.advance(from_out);
+            self.big.advance(n - from_out);
+            self.needs_flush = true;
+            self.timers.write_done();
+        }
+        if self.needs_flush {
+            if Pin::new(&mut self.io).poll_flush(cx)?.is_pending() {
+                self.timers.write_blocked();
+                return Poll::Pending;
+            }
+            self.needs_flush = false;
+        }
+        self.timers.write_done();
+        if self.out.capacity() > KEEP_OUT {
+            self.out = BytesMut::new();
+        } else {
+            self.out.clear();
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Moves frames into `out`/`big`; `false` when there is nothing to send.
+    fn refill(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.close_sent {
+            return false;
+        }
+        if let Some(frame) = self.close_now.take() {
+            self.encode_close(Some(frame));
+            return true;
+        }
+        if let Some(payload) = self.pong.take() {
+            self.encode_control(OpCode::Pong, &payload);
+        }
+        if std::mem::take(&mut self.ping) {
+            self.encode_control(OpCode::Ping, &[]);
+        }
+        while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent {
+            let Some(message) = self.shared.pop(cx.waker()) else {
+                break;
+            };
+            match message {
+                Message::Text(text) => self.encode_data(OpCode::Text, text.into_bytes()),
+                Message::Binary(bytes) => self.encode_data(OpCode::Binary, bytes),
+                Message::Ping(payload) => self.encode_control(OpCode::Ping, &payload),
+                Message::Pong(payload) => self.encode_control(OpCode::Pong, &payload),
+                Message::Close(frame) => self.encode_close(frame),
+            }
+        }
+        !self.out.is_empty() || !self.big.is_empty()
+    }
+
+    fn encode_close(&mut self, frame: Option<CloseFrame>) {
+        let payload = frame.map(|f| f.encode()).unwrap_or_default();
+        self.encode_control(OpCode::Close, &payload);
+        self.close_sent = true;
+        self.shared.close();
+        self.timers.close_sent();
+    }
+
+    /// A control frame's payload is cut to the 125 bytes RFC 6455 §5.5
+    /// allows.
+    fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let payload = &payload[..payload.len().min(125)];
+        let mut header = [0; MAX_HEADER_LEN];
+        let n = frame::encode(true, false, opcode, payload.len(), None, &mut header);
+        self.out.extend_from_slice(&header[..n]);
+        self.out.extend_from_slice(payload);
+    }
+
+    fn encode_data(&mut self, opcode: OpCode, payload: Bytes) {
+        self.timers.data();
+        #[allow(unused_mut)]
+        let (mut payload, mut rsv1) = (payload, false);
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &mut self.deflate {
+            if let Some(compressed) = deflate.compress(&payload) {
+                payload = Bytes::from(compressed);
+                rsv1 = true;
+            }
+        }
+        let mut header = [0; MAX_HEADER_LEN];
+        let n = frame::encode(true, rsv1, opcode, payload.len(), None, &mut header);
+        self.out.extend_from_slice(&header[..n]);
+        if payload.len() <= COPY_MAX {
+            self.out.extend_from_slice(&payload);
+        } else {
+            self.big = payload;
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! `Upgraded::into_websocket`: the message layer over an upgraded
+//! connection, with the registration's settings.
+
+use super::{Settings, Timeouts, WebSocket};
+use crate::Upgraded;
+
+impl Upgraded {
+    /// This connection as a [`WebSocket`] of the crate's own message layer,
+    /// with the limits, keepalive and timeouts of the
+    /// [`WebSocketConfig`](crate::websocket::WebSocketConfig) registration
+    /// (the defaults for another protocol), and permessage-deflate when the
+    /// handshake agreed on it. When the layer's
+    /// [`Connections::shutdown`](crate::Connections::shutdown) fires, the
+    /// socket sends Close 1001 by itself and `recv` returns `None`.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::websocket::{Message, WebSocketConfig};
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new().websocket(
+    ///     WebSocketConfig::new(),
+    ///     service_fn(|conn: Upgraded| async move {
+    ///         let mut ws = conn.into_websocket();
+    ///         while let Some(message) = ws.recv().await {
+    ///             if let m @ (Message::Text(_) | Message::Binary(_)) = message? {
+    ///                 ws.send(m).await?;
+    ///             }
+    ///         }
+    ///         Ok::<_, tower_upgrade::websocket::Error>(())
+    ///     }),
+    /// );
+    /// # let _ = layer;
+    /// ```
+    pub fn into_websocket(self) -> WebSocket {
+        let settings = Settings {
+            limits: crate::websocket::frame_limits(&self),
+            timeouts: self
+                .extensions()
+                .get::<Timeouts>()
+                .copied()
+                .unwrap_or_default(),
+            #[cfg(feature = "deflate")]
+            deflate: self.permessage_deflate().copied().zip(
+                self.extensions()
+                    .get::<crate::websocket::DeflateConfig>()
+                    .cloned(),
+            ),
+        };
+        let shutdown = self.shutdown_signal();
+        WebSocket::from_io(self, &settings, Some(shutdown))
+    }
+}
