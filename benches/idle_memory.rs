@@ -7,6 +7,9 @@
 //! The figure is (RSS with the connections - RSS after 20 warm-up
 //! connections) / connections.
 //!
+//! - `tower-upgrade`: this crate's own message type (`into_websocket`), defaults;
+//! - `tower-upgrade+Chromium-deflate`: the same with `DeflateConfig::new()`,
+//!   the client offering what Chromium offers;
 //! - `tower-upgrade+tungstenite`: this crate's tungstenite backend with its
 //!   default `FrameLimits`;
 //! - `tower-upgrade+tungstenite-defaults`: the same, configured with
@@ -48,7 +51,9 @@ use common::ws_echo as echo;
 use peers::{axum_echo, fastwebsockets_upgrade};
 
 /// The rows: server name, and whether the client offers permessage-deflate.
-const SERVERS: [(&str, bool); 4] = [
+const SERVERS: [(&str, bool); 6] = [
+    ("tower-upgrade", false),
+    ("tower-upgrade+Chromium-deflate", true),
     ("tower-upgrade+tungstenite", false),
     ("tower-upgrade+tungstenite-defaults", false),
     ("axum", false),
@@ -249,6 +254,17 @@ fn serve(mode: &str) {
                     ws.on_upgrade(axum_echo)
                 }),
                 "fastwebsockets" => any(fastwebsockets_upgrade),
+                "tower-upgrade" => any(|| async { "" }).layer(UpgradeLayer::new().websocket(
+                    WebSocketConfig::new(),
+                    service_fn(peers::tower_upgrade_echo),
+                )),
+                "tower-upgrade+Chromium-deflate" => any(|| async { "" }).layer(
+                    UpgradeLayer::new().websocket(
+                        WebSocketConfig::new()
+                            .permessage_deflate(tower_upgrade::websocket::DeflateConfig::new()),
+                        service_fn(peers::tower_upgrade_echo),
+                    ),
+                ),
                 "tower-upgrade+tungstenite" => any(|| async { "" })
                     .layer(UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))),
                 "tower-upgrade+tungstenite-defaults" => {

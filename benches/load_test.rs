@@ -21,6 +21,7 @@
 //! - `axum`: axum 0.8's `WebSocketUpgrade`, `recv`/`send` echo;
 //! - `fastwebsockets`: fastwebsockets 0.10's `upgrade` with its
 //!   `FragmentCollector`, as in its own echo example;
+//! - `tower-upgrade`: this crate's own message type (`into_websocket`);
 //! - `tower-upgrade+tungstenite`: this crate's layer with the tungstenite
 //!   backend (`Upgraded::into_tungstenite`).
 //!
@@ -42,7 +43,12 @@ mod peers;
 use peers::{axum_echo, fastwebsockets_upgrade};
 
 /// The rows, in the order of the first round.
-const SERVERS: [&str; 3] = ["tower-upgrade+tungstenite", "axum", "fastwebsockets"];
+const SERVERS: [&str; 4] = [
+    "tower-upgrade",
+    "tower-upgrade+tungstenite",
+    "axum",
+    "fastwebsockets",
+];
 
 /// (connections, payload bytes)
 const CASES: [(usize, usize); 3] = [(100, 20), (10, 1024), (200, 16 * 1024)];
@@ -205,6 +211,10 @@ fn serve(server: &str) {
                     ws.on_upgrade(axum_echo)
                 }),
                 "fastwebsockets" => any(fastwebsockets_upgrade),
+                "tower-upgrade" => any(|| async { "" }).layer(UpgradeLayer::new().websocket(
+                    tower_upgrade::websocket::WebSocketConfig::new(),
+                    service_fn(peers::tower_upgrade_echo),
+                )),
                 "tower-upgrade+tungstenite" => {
                     any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                         tower_upgrade::websocket::WebSocketConfig::new(),

@@ -42,3 +42,18 @@ pub async fn fastwebsockets_upgrade(mut request: Request) -> Response {
         Err(e) => (axum::http::StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     }
 }
+
+/// This crate's own message type (`Upgraded::into_websocket`): echo with
+/// `recv`/`send`, as the `echo` example does.
+pub async fn tower_upgrade_echo(
+    conn: tower_upgrade::Upgraded,
+) -> Result<(), tower_upgrade::websocket::Error> {
+    use tower_upgrade::websocket::Message;
+    let mut ws = conn.into_websocket();
+    while let Some(message) = ws.recv().await {
+        if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
+            ws.send(message).await?;
+        }
+    }
+    Ok(())
+}
