@@ -1,37 +1,62 @@
 //! What an idle WebSocket connection costs the server, in resident memory.
 //!
 //! For each server below, a child process serves WebSocket echo on
-//! 127.0.0.1; this process opens `IDLE_CONNECTIONS` (default 2000)
+//! 127.0.0.1; this process opens `IDLE_CONNECTIONS` (default 10,000)
 //! connections, sends one 1 KiB message on each and reads the echo (so
 //! buffers are in use), then lets them idle and reads the child's `VmRSS`.
+//! The figure is (RSS with the connections - RSS after 20 warm-up
+//! connections) / connections.
 //!
-//! - `tower-upgrade` with its default `FrameLimits`;
-//! - `tower-upgrade` configured with tungstenite's own defaults;
-//! - axum 0.8's `WebSocketUpgrade` (tungstenite's defaults), the peer.
+//! - `tower-upgrade+tungstenite`: this crate's tungstenite backend with its
+//!   default `FrameLimits`;
+//! - `tower-upgrade+tungstenite-defaults`: the same, configured with
+//!   tungstenite's own defaults;
+//! - `axum`: axum 0.8's `WebSocketUpgrade` (tungstenite's defaults);
+//! - `fastwebsockets`: fastwebsockets 0.10's `upgrade` with its
+//!   `FragmentCollector`.
+//!
+//! The client is a few lines of raw WebSocket over `TcpStream` (one masked
+//! text frame, the echo read as bytes), so it also works on rows that
+//! negotiate permessage-deflate; `Chromium-deflate` rows offer what Chromium
+//! offers: `permessage-deflate; client_max_window_bits`.
 //!
 //! ```sh
 //! cargo bench --bench idle_memory
+//! IDLE_CONNECTIONS=2000 IDLE_SERVERS=axum,fastwebsockets cargo bench --bench idle_memory
 //! ```
+//!
+//! The bench raises its open-file limit (and its children's) to what 10,000
+//! sockets on each side need; the servers are killed before the client
+//! sockets close, so the next row finds its ephemeral ports free.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use axum::routing::any;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tower::service_fn;
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::UpgradeLayer;
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/peers.rs"]
+mod peers;
 use common::ws_echo as echo;
+use peers::{axum_echo, fastwebsockets_upgrade};
 
-const SERVERS: [&str; 3] = [
-    "tower-upgrade",
-    "tower-upgrade+tungstenite-defaults",
-    "axum",
+/// The rows: server name, and whether the client offers permessage-deflate.
+const SERVERS: [(&str, bool); 4] = [
+    ("tower-upgrade+tungstenite", false),
+    ("tower-upgrade+tungstenite-defaults", false),
+    ("axum", false),
+    ("fastwebsockets", false),
 ];
+
+/// What Chromium sends (and Firefox: the same offer).
+const CHROMIUM_OFFER: &str = "permessage-deflate; client_max_window_bits";
 
 fn main() {
     if let Ok(mode) = std::env::var("IDLE_BENCH_SERVER") {
@@ -40,67 +65,150 @@ fn main() {
     let connections: usize = std::env::var("IDLE_CONNECTIONS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(10_000);
+    let wanted = std::env::var("IDLE_SERVERS").ok();
+    raise_fd_limit(connections as u64 * 2 + 1024);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut results = Vec::new();
-    for mode in SERVERS {
-        let per_connection = runtime.block_on(measure(mode, connections));
+    for (mode, deflate) in SERVERS {
+        if wanted
+            .as_ref()
+            .is_some_and(|w| !w.split(',').any(|w| w == mode))
+        {
+            continue;
+        }
+        let per_connection = runtime.block_on(measure(mode, deflate, connections));
+        eprintln!("  {mode}: {per_connection:.1} KiB/connection");
         results.push((mode, per_connection));
     }
-    let peer = results.last().unwrap().1;
+    let of = |peer: &str| results.iter().find(|(m, _)| *m == peer).map(|r| r.1);
+    let (axum, fast) = (of("axum"), of("fastwebsockets"));
     println!("\nidle WebSocket connections: {connections}, each after one 1 KiB echo");
     println!(
-        "{:<38} {:>14} {:>12}",
-        "server", "KiB/connection", "vs axum"
+        "{:<38} {:>14} {:>9} {:>9}",
+        "server", "KiB/connection", "/axum", "/fastws"
     );
     for (mode, kib) in &results {
-        println!("{mode:<38} {kib:>14.1} {:>11.2}x", kib / peer);
+        let ratio = |peer: Option<f64>| peer.map_or("-".into(), |p| format!("{:.2}x", kib / p));
+        println!(
+            "{mode:<38} {kib:>14.1} {:>9} {:>9}",
+            ratio(axum),
+            ratio(fast)
+        );
     }
-    let ours = results[0].1;
-    println!(
-        "\n10k idle connections with tower-upgrade's defaults: about {:.0} MiB",
-        ours * 10_000.0 / 1024.0
-    );
 }
 
-async fn measure(mode: &str, connections: usize) -> f64 {
+/// Soft open-file limit up to `want` (and the hard one too when allowed):
+/// 10,000 connections are 10,000 sockets here and as many in the server,
+/// which inherits the limit.
+fn raise_fd_limit(want: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        if limit.rlim_cur >= want {
+            return;
+        }
+        let raised = libc::rlimit {
+            rlim_cur: want,
+            rlim_max: limit.rlim_max.max(want),
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+            // Not allowed to raise the hard limit: take what it allows.
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            eprintln!(
+                "open-file limit {} is below the {want} this run needs",
+                limit.rlim_max
+            );
+        }
+    }
+}
+
+async fn measure(mode: &str, deflate: bool, connections: usize) -> f64 {
     let mut child = spawn_server(mode);
     let port = read_port(&mut child);
-    let url = format!("ws://127.0.0.1:{port}/");
 
     // Warm up: the runtime, the first task, the allocator's arenas.
     let mut warm = Vec::new();
     for _ in 0..20 {
-        warm.push(open(&url).await);
+        warm.push(open(port, deflate).await);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = rss_kib(child.id());
 
     let mut open_sockets = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        open_sockets.push(open(&url).await);
+    while open_sockets.len() < connections {
+        let batch = (connections - open_sockets.len()).min(64);
+        let opened = futures_util::future::join_all((0..batch).map(|_| open(port, deflate))).await;
+        open_sockets.extend(opened);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = rss_kib(child.id());
 
-    drop(open_sockets);
-    drop(warm);
+    // The server goes first so that the TIME_WAIT sockets are on its side,
+    // not on the client ports the next row needs.
     let _ = child.kill();
     let _ = child.wait();
-    (after - before) as f64 / connections as f64
+    drop(open_sockets);
+    drop(warm);
+    (after.saturating_sub(before)) as f64 / connections as f64
 }
 
-type Client =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open(url: &str) -> Client {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+/// Opens a WebSocket on `/ws`, sends one masked 1 KiB text message and
+/// reads the echo frame (compressed or not; only its length is parsed).
+async fn open(port: u16, deflate: bool) -> TcpStream {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))
         .await
-        .expect("connect");
-    let payload = "x".repeat(1024);
-    ws.send(Message::text(payload.clone())).await.unwrap();
-    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text(payload));
-    ws
+        .expect("connect (out of ports or file descriptors?)");
+    let extensions = if deflate {
+        format!("Sec-WebSocket-Extensions: {CHROMIUM_OFFER}\r\n")
+    } else {
+        String::new()
+    };
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n{extensions}\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(tcp.read(&mut byte).await.unwrap(), 1, "response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "not switched: {head}");
+    if deflate {
+        assert!(
+            head.contains("permessage-deflate"),
+            "deflate not agreed: {head}"
+        );
+    }
+
+    let mask = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x81, 0x80 | 126, 0x04, 0x00];
+    frame.extend_from_slice(&mask);
+    frame.extend((0..1024).map(|i| b'x' ^ mask[i % 4]));
+    tcp.write_all(&frame).await.unwrap();
+
+    let mut header = [0u8; 2];
+    tcp.read_exact(&mut header).await.unwrap();
+    assert_eq!(header[0] & 0x0f, 0x1, "echo is a text frame");
+    let len = match header[1] & 0x7f {
+        126 => u64::from(tcp.read_u16().await.unwrap()),
+        127 => tcp.read_u64().await.unwrap(),
+        n => u64::from(n),
+    };
+    let mut payload = vec![0u8; len as usize];
+    tcp.read_exact(&mut payload).await.unwrap();
+    tcp
 }
 
 fn spawn_server(mode: &str) -> Child {
@@ -128,36 +236,20 @@ fn rss_kib(pid: u32) -> u64 {
         .expect("VmRSS in /proc/PID/status")
 }
 
-async fn axum_echo(mut ws: axum::extract::ws::WebSocket) {
-    while let Some(Ok(message)) = ws.recv().await {
-        if matches!(
-            message,
-            axum::extract::ws::Message::Text(_) | axum::extract::ws::Message::Binary(_)
-        ) && ws.send(message).await.is_err()
-        {
-            return;
-        }
-    }
-}
-
 fn serve(mode: &str) {
-    use axum::routing::get;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let app =
+        let ws =
             match mode {
-                "axum" => axum::Router::new().route(
-                    "/",
-                    get(|ws: axum::extract::ws::WebSocketUpgrade| async move {
-                        ws.on_upgrade(axum_echo)
-                    }),
-                ),
-                "tower-upgrade" => axum::Router::new()
-                    .route("/", get(|| async { "" }))
+                "axum" => any(|ws: axum::extract::ws::WebSocketUpgrade| async move {
+                    ws.on_upgrade(axum_echo)
+                }),
+                "fastwebsockets" => any(fastwebsockets_upgrade),
+                "tower-upgrade+tungstenite" => any(|| async { "" })
                     .layer(UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))),
                 "tower-upgrade+tungstenite-defaults" => {
                     // tungstenite 0.29's defaults: 128 KiB buffers, 64 MiB messages, 16 MiB frames.
@@ -167,12 +259,12 @@ fn serve(mode: &str) {
                         .max_write_buffer_size(usize::MAX)
                         .max_message_size(64 << 20)
                         .max_frame_size(16 << 20);
-                    axum::Router::new()
-                        .route("/", get(|| async { "" }))
+                    any(|| async { "" })
                         .layer(UpgradeLayer::new().websocket(settings, service_fn(echo)))
                 }
                 other => panic!("unknown server {other}"),
             };
+        let app = axum::Router::new().route("/ws", ws);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!("{}", listener.local_addr().unwrap().port());
         axum::serve(listener, app).await.unwrap();

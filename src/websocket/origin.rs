@@ -152,10 +152,10 @@ impl Origin {
         }
         let scheme = uri.scheme_str()?.to_ascii_lowercase();
         let (host, port) = host_and_port(uri.authority()?)?;
-        let port = match port {
-            Some(port) => port,
-            None => default_port(&scheme)?,
-        };
+        // Only the schemes a WebSocket page can have, with or without a
+        // port (an explicit port once let `htnulltp://host:port` pass).
+        let default = default_port(&scheme)?;
+        let port = port.unwrap_or(default);
         Some(Self {
             host: host.to_ascii_lowercase(),
             scheme,
@@ -259,6 +259,8 @@ mod tests {
             (Some("http://example.com:"), Some("example.com"), true),
             (Some("http://example.com:99999"), Some("example.com"), false),
             (Some("http://example.com"), Some("user@example.com"), false),
+            (Some("htnulltp://[::1]:8080"), Some("[::1]:8080"), false),
+            (Some("ftp://example.com:80"), Some("example.com"), false),
         ];
         for (origin, host, expected) in cases {
             assert_eq!(
