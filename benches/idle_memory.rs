@@ -10,6 +10,11 @@
 //! - `tower-upgrade`: this crate's own message type (`into_websocket`), defaults;
 //! - `tower-upgrade+Chromium-deflate`: the same with `DeflateConfig::new()`,
 //!   the client offering what Chromium offers;
+//! - `tower-upgrade+Chromium-deflate-server-takeover`, `-client-takeover`,
+//!   `-takeover`: the same with context takeover kept by the server's
+//!   compressor, by the client's compressor (so the server's decompressor),
+//!   or both; `-takeover-10bit`: both, with 10-bit windows both ways (the
+//!   rows of the table in `DeflateConfig`'s docs);
 //! - `tower-upgrade+tungstenite`: this crate's tungstenite backend with its
 //!   default `FrameLimits`;
 //! - `tower-upgrade+tungstenite-defaults`: the same, configured with
@@ -21,7 +26,8 @@
 //! The client is a few lines of raw WebSocket over `TcpStream` (one masked
 //! text frame, the echo read as bytes), so it also works on rows that
 //! negotiate permessage-deflate; `Chromium-deflate` rows offer what Chromium
-//! offers: `permessage-deflate; client_max_window_bits`.
+//! offers, `permessage-deflate; client_max_window_bits`, and send their
+//! message compressed.
 //!
 //! ```sh
 //! cargo bench --bench idle_memory
@@ -51,9 +57,13 @@ use common::ws_echo as echo;
 use peers::{axum_echo, fastwebsockets_upgrade};
 
 /// The rows: server name, and whether the client offers permessage-deflate.
-const SERVERS: [(&str, bool); 6] = [
+const SERVERS: [(&str, bool); 10] = [
     ("tower-upgrade", false),
     ("tower-upgrade+Chromium-deflate", true),
+    ("tower-upgrade+Chromium-deflate-server-takeover", true),
+    ("tower-upgrade+Chromium-deflate-client-takeover", true),
+    ("tower-upgrade+Chromium-deflate-takeover", true),
+    ("tower-upgrade+Chromium-deflate-takeover-10bit", true),
     ("tower-upgrade+tungstenite", false),
     ("tower-upgrade+tungstenite-defaults", false),
     ("axum", false),
@@ -197,10 +207,19 @@ async fn open(port: u16, deflate: bool) -> TcpStream {
         );
     }
 
+    // With deflate the message is compressed (RSV1), as a browser sends it,
+    // so that the server's decompressor is used too.
+    let text = vec![b'x'; 1024];
+    let (first, payload) = if deflate {
+        (0xC1, deflate_message(&text))
+    } else {
+        (0x81, text)
+    };
     let mask = [0x37u8, 0xfa, 0x21, 0x3d];
-    let mut frame = vec![0x81, 0x80 | 126, 0x04, 0x00];
+    let mut frame = vec![first, 0x80 | 126];
+    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
     frame.extend_from_slice(&mask);
-    frame.extend((0..1024).map(|i| b'x' ^ mask[i % 4]));
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     tcp.write_all(&frame).await.unwrap();
 
     let mut header = [0u8; 2];
@@ -214,6 +233,22 @@ async fn open(port: u16, deflate: bool) -> TcpStream {
     let mut payload = vec![0u8; len as usize];
     tcp.read_exact(&mut payload).await.unwrap();
     tcp
+}
+
+/// One message compressed as RFC 7692 §7.2.1 says: raw deflate, flushed,
+/// without the final empty block's `00 00 FF FF`.
+fn deflate_message(text: &[u8]) -> Vec<u8> {
+    let mut compress = flate2::Compress::new(flate2::Compression::fast(), false);
+    let mut out = Vec::with_capacity(text.len() + 64);
+    compress
+        .compress_vec(text, &mut out, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert!(
+        out.ends_with(&[0, 0, 0xFF, 0xFF]),
+        "a flushed deflate stream"
+    );
+    out.truncate(out.len() - 4);
+    out
 }
 
 fn spawn_server(mode: &str) -> Child {
@@ -258,13 +293,12 @@ fn serve(mode: &str) {
                     WebSocketConfig::new(),
                     service_fn(peers::tower_upgrade_echo),
                 )),
-                "tower-upgrade+Chromium-deflate" => any(|| async { "" }).layer(
-                    UpgradeLayer::new().websocket(
-                        WebSocketConfig::new()
-                            .permessage_deflate(tower_upgrade::websocket::DeflateConfig::new()),
+                deflate if deflate.starts_with("tower-upgrade+Chromium-deflate") => {
+                    any(|| async { "" }).layer(UpgradeLayer::new().websocket(
+                        WebSocketConfig::new().permessage_deflate(deflate_config(deflate)),
                         service_fn(peers::tower_upgrade_echo),
-                    ),
-                ),
+                    ))
+                }
                 "tower-upgrade+tungstenite" => any(|| async { "" })
                     .layer(UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))),
                 "tower-upgrade+tungstenite-defaults" => {
@@ -285,4 +319,26 @@ fn serve(mode: &str) {
         println!("{}", listener.local_addr().unwrap().port());
         axum::serve(listener, app).await.unwrap();
     });
+}
+
+/// The permessage-deflate settings of a `tower-upgrade+Chromium-deflate*` row.
+fn deflate_config(row: &str) -> tower_upgrade::websocket::DeflateConfig {
+    let config = tower_upgrade::websocket::DeflateConfig::new();
+    let (server, client) = match row.trim_start_matches("tower-upgrade+Chromium-deflate") {
+        "" => return config,
+        "-server-takeover" => (true, false),
+        "-client-takeover" => (false, true),
+        "-takeover" | "-takeover-10bit" => (true, true),
+        other => panic!("unknown deflate row {other}"),
+    };
+    let config = config
+        .server_no_context_takeover(!server)
+        .client_no_context_takeover(!client);
+    if row.ends_with("-10bit") {
+        return config
+            .server_max_window_bits(10)
+            .and_then(|c| c.client_max_window_bits(10))
+            .unwrap();
+    }
+    config
 }

@@ -34,8 +34,16 @@ fn yawc_app(settings: WebSocketConfig) -> tower_upgrade::Upgrade<Inner> {
         .layer(inner())
 }
 
+/// Context takeover both ways (not the default): the answer echoes only what
+/// the offer asked for, and each side keeps its window between messages.
+fn takeover() -> DeflateConfig {
+    DeflateConfig::new()
+        .server_no_context_takeover(false)
+        .client_no_context_takeover(false)
+}
+
 fn deflate_app() -> tower_upgrade::Upgrade<Inner> {
-    yawc_app(WebSocketConfig::new().permessage_deflate(DeflateConfig::new()))
+    yawc_app(WebSocketConfig::new().permessage_deflate(takeover()))
 }
 
 /// Upgrades with `offer` in `Sec-WebSocket-Extensions` (none when empty);
@@ -214,7 +222,7 @@ async fn a_message_over_the_limit_after_decompression_closes_with_1009() {
 async fn the_handler_sees_the_agreed_parameters() {
     let app = UpgradeLayer::new()
         .websocket(
-            WebSocketConfig::new().permessage_deflate(DeflateConfig::new()),
+            WebSocketConfig::new().permessage_deflate(takeover()),
             service_fn(|conn: Upgraded| async move {
                 let agreed = conn.permessage_deflate().copied();
                 let mut ws = conn.into_yawc()?;

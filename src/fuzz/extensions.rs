@@ -71,7 +71,11 @@ pub fn extensions(data: &[u8]) {
 /// A [`DeflateConfig`] from the words of a `@deflate` line; values the
 /// builder refuses are left at their defaults.
 pub(super) fn deflate_config(rest: &[u8]) -> DeflateConfig {
-    let mut config = DeflateConfig::new();
+    // Context takeover unless the line says otherwise (the defaults keep
+    // none), so that `snct` and `cnct` switch something.
+    let mut config = DeflateConfig::new()
+        .server_no_context_takeover(false)
+        .client_no_context_takeover(false);
     for word in words(rest) {
         let number = |prefix: &str| {
             word.strip_prefix(prefix)

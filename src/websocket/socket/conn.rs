@@ -39,6 +39,11 @@ const COPY_MAX: usize = 4096;
 const BATCH: usize = 16 * 1024;
 /// A write buffer larger than this is released once empty.
 const KEEP_OUT: usize = 1024;
+/// While a connection never has to wait, its timers and the shutdown signal
+/// are looked at every this many polls (and always before it waits): each
+/// look reads the clock and locks the signal, which costs more than a small
+/// message.
+const CHECK_EVERY: u8 = 16;
 
 /// A data message being reassembled from its fragments.
 #[derive(Debug)]
@@ -90,6 +95,8 @@ pub(crate) struct Conn<S> {
     /// Returned once our Close is written.
     error: Option<Error>,
     done: bool,
+    /// Polls since the timers were last looked at.
+    polls: u8,
 }
 
 impl<S> std::fmt::Debug for Conn<S> {
@@ -135,6 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             close_received: false,
             error: None,
             done: false,
+            polls: 0,
         }
     }
 
@@ -156,11 +164,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
         loop {
+            if self.timers_due() {
+                if let Err(error) = self.poll_timers_and_shutdown(cx) {
+                    return Poll::Ready(Some(Err(error)));
+                }
+            }
+            let polled = self.poll_next_now(cx);
+            if polled.is_ready() {
+                return polled;
+            }
+            // About to wait: arm the timers; go on if one came due.
+            match self.poll_timers_and_shutdown(cx) {
+                Err(error) => return Poll::Ready(Some(Err(error))),
+                Ok(true) => {}
+                Ok(false) => return Poll::Pending,
+            }
+        }
+    }
+
+    /// [`poll_next`](Self::poll_next) without the timers.
+    fn poll_next_now(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        loop {
             if self.done {
                 return Poll::Ready(self.error.take().map(Err));
-            }
-            if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
-                return Poll::Ready(Some(Err(error)));
             }
             match self.poll_write(cx) {
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.end(e.into())))),
@@ -222,16 +248,52 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<(), Error>> {
+        self.with_timers(cx, |conn, cx| conn.poll_send_now(cx, slot))
+    }
+
+    /// Runs `poll`, with the timers looked at every [`CHECK_EVERY`] calls
+    /// and whenever `poll` would wait (so that they are armed), and `poll`
+    /// run again when one came due.
+    fn with_timers(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut poll: impl FnMut(&mut Self, &mut Context<'_>) -> Poll<Result<(), Error>>,
+    ) -> Poll<Result<(), Error>> {
+        if self.timers_due() {
+            self.poll_timers_and_shutdown(cx)?;
+        }
+        loop {
+            if let Poll::Ready(result) = poll(self, cx) {
+                return Poll::Ready(result);
+            }
+            if !self.poll_timers_and_shutdown(cx)? {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Counts a poll; `true` every [`CHECK_EVERY`] of them.
+    fn timers_due(&mut self) -> bool {
+        self.polls = self.polls.wrapping_add(1);
+        self.polls % CHECK_EVERY == 0
+    }
+
+    fn poll_send_now(
+        &mut self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<(), Error>> {
         loop {
             if slot.is_some() && (self.done || self.close_sent || self.error.is_some()) {
                 return Poll::Ready(Err(Error::Closed));
             }
-            if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
-                return Poll::Ready(Err(error));
-            }
             if let Some(message) = slot.take() {
-                match self.shared.push(message, Some(cx.waker())) {
-                    Ok(()) => {}
+                // Straight to the write buffer when nothing waits before it:
+                // no queue round trip, and no wake-up of this very task.
+                let direct = self.big.is_empty() && self.out.len() < BATCH;
+                match self.shared.push_own(message, cx.waker(), direct) {
+                    Ok(Some(message)) => self.encode(message),
+                    Ok(None) => {}
                     Err(e) if e.is_closed() => return Poll::Ready(Err(Error::Closed)),
                     Err(e) => {
                         *slot = Some(e.into_message());
@@ -244,15 +306,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     }
                 }
             }
-            return self.poll_flush(cx);
+            return self.poll_flush_now(cx);
         }
     }
 
     /// Writes until everything queued is on the wire.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
-            return Poll::Ready(Err(error));
-        }
+        self.with_timers(cx, Self::poll_flush_now)
+    }
+
+    fn poll_flush_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         match ready!(self.poll_write(cx)) {
             Ok(()) => Poll::Ready(Ok(())),
             Err(e) => Poll::Ready(Err(self.end(e.into()))),
@@ -318,19 +381,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    fn poll_timers_and_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+    /// Polls the shutdown signal and the timers (arming them for the next
+    /// deadline); `Ok(true)` when one fired and the connection has something
+    /// new to do.
+    fn poll_timers_and_shutdown(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
+        self.polls = 0;
+        let mut fired = false;
         if let Some(shutdown) = &mut self.shutdown {
             if shutdown.as_mut().poll(cx).is_ready() {
                 self.shutdown = None;
                 self.going_away = true;
+                fired = true;
             }
         }
         while let Poll::Ready(expired) = self.timers.poll(cx) {
+            fired = true;
             match expired {
                 Expired::Ping => self.ping = true,
                 Expired::Pong if !self.close_sent => self.fail(Error::PongTimeout),
                 Expired::Idle if !self.close_sent => self.fail(Error::IdleTimeout),
-                Expired::Write => return Poll::Ready(Some(self.end(Error::WriteTimeout))),
+                Expired::Write => return Err(self.end(Error::WriteTimeout)),
                 // The peer did not answer our Close: close TCP.
                 Expired::Close => {
                     self.done = true;
@@ -339,7 +409,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Expired::Pong | Expired::Idle => {}
             }
         }
-        Poll::Pending
+        Ok(fired)
     }
 
     // --- reading -----------------------------------------------------------
@@ -569,15 +639,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let Some(message) = self.shared.pop(cx.waker()) else {
                 break;
             };
-            match message {
-                Message::Text(text) => self.encode_data(OpCode::Text, text.into_bytes()),
-                Message::Binary(bytes) => self.encode_data(OpCode::Binary, bytes),
-                Message::Ping(payload) => self.encode_control(OpCode::Ping, &payload),
-                Message::Pong(payload) => self.encode_control(OpCode::Pong, &payload),
-                Message::Close(frame) => self.encode_close(frame),
-            }
+            self.encode(message);
         }
         !self.out.is_empty() || !self.big.is_empty()
+    }
+
+    /// Encodes one message into `out` (and `big`, which must be empty).
+    fn encode(&mut self, message: Message) {
+        match message {
+            Message::Text(text) => self.encode_data(OpCode::Text, text.into_bytes()),
+            Message::Binary(bytes) => self.encode_data(OpCode::Binary, bytes),
+            Message::Ping(payload) => self.encode_control(OpCode::Ping, &payload),
+            Message::Pong(payload) => self.encode_control(OpCode::Pong, &payload),
+            Message::Close(frame) => self.encode_close(frame),
+        }
     }
 
     fn encode_close(&mut self, frame: Option<CloseFrame>) {

@@ -33,6 +33,28 @@ struct Queue {
     waiting: Vec<Waker>,
 }
 
+impl Queue {
+    /// Adds `message` if there is room; otherwise registers `waker` (if
+    /// any) and gives it back.
+    fn enqueue(&mut self, message: Message, waker: Option<&Waker>) -> Result<(), TrySendError> {
+        if self.closed {
+            return Err(TrySendError::closed(message));
+        }
+        let len = message.len();
+        if self.bytes > 0 && self.bytes + len > self.limit {
+            if let Some(waker) = waker {
+                if !self.waiting.iter().any(|w| w.will_wake(waker)) {
+                    self.waiting.push(waker.clone());
+                }
+            }
+            return Err(TrySendError::full(message));
+        }
+        self.bytes += len;
+        self.messages.push_back(message);
+        Ok(())
+    }
+}
+
 impl Shared {
     pub(crate) fn new(limit: usize) -> Arc<Self> {
         Arc::new(Self {
@@ -57,26 +79,30 @@ impl Shared {
     /// and gives the message back.
     pub(crate) fn push(&self, message: Message, waker: Option<&Waker>) -> Result<(), TrySendError> {
         let mut queue = self.lock();
-        if queue.closed {
-            return Err(TrySendError::closed(message));
-        }
-        let len = message.len();
-        if queue.bytes > 0 && queue.bytes + len > queue.limit {
-            if let Some(waker) = waker {
-                if !queue.waiting.iter().any(|w| w.will_wake(waker)) {
-                    queue.waiting.push(waker.clone());
-                }
-            }
-            return Err(TrySendError::full(message));
-        }
-        queue.bytes += len;
-        queue.messages.push_back(message);
+        queue.enqueue(message, waker)?;
         let socket = queue.socket.take();
         drop(queue);
         if let Some(socket) = socket {
             socket.wake();
         }
         Ok(())
+    }
+
+    /// The socket's own `send`: `Ok(Some(message))` when `take_back` and
+    /// nothing is queued, so the socket encodes it at once (nothing to keep
+    /// in order behind); otherwise queues it as [`push`](Self::push) does,
+    /// without waking the socket, which is the caller and writes next.
+    pub(crate) fn push_own(
+        &self,
+        message: Message,
+        waker: &Waker,
+        take_back: bool,
+    ) -> Result<Option<Message>, TrySendError> {
+        let mut queue = self.lock();
+        if take_back && !queue.closed && queue.messages.is_empty() {
+            return Ok(Some(message));
+        }
+        queue.enqueue(message, Some(waker)).map(|()| None)
     }
 
     /// Queues a message past the limit: a Close the socket sends itself.

@@ -32,6 +32,8 @@ pub(crate) struct Timers {
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
     last_read: Instant,
+    /// A frame arrived since `poll` last read the clock.
+    read_since: bool,
     last_data: Instant,
     ping_at: Option<Instant>,
     pong_due: Option<Instant>,
@@ -48,6 +50,7 @@ impl Timers {
             sleep: Box::pin(sleep_until(now)),
             armed: None,
             last_read: now,
+            read_since: false,
             last_data: now,
             ping_at: config.ping_interval.map(|every| now + every),
             pong_due: None,
@@ -57,9 +60,11 @@ impl Timers {
         }
     }
 
-    /// A frame arrived: the peer is alive.
+    /// A frame arrived: the peer is alive. The time is taken by the next
+    /// `poll`, which runs before the connection waits: no clock read per
+    /// frame.
     pub(crate) fn read(&mut self) {
-        self.last_read = Instant::now();
+        self.read_since = true;
         self.pong_due = None;
     }
 
@@ -95,6 +100,9 @@ impl Timers {
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
         loop {
             let now = Instant::now();
+            if std::mem::take(&mut self.read_since) {
+                self.last_read = now;
+            }
             if self.write_due.is_some_and(|at| at <= now) {
                 return Poll::Ready(Expired::Write);
             }

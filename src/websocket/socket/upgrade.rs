@@ -48,6 +48,13 @@ impl Upgraded {
             ),
         };
         let shutdown = self.shutdown_signal();
-        WebSocket::from_io(self, &settings, Some(shutdown))
+        // The socket never hands the request back: free its head now. Its
+        // header values share hyper's whole read buffer, which would
+        // otherwise stay for the life of the connection.
+        let mut io = self;
+        *io.parts_mut() = http::Request::new(()).into_parts().0;
+        *io.extensions_mut() = http::Extensions::new();
+        io.take_body();
+        WebSocket::from_io(io, &settings, Some(shutdown))
     }
 }
