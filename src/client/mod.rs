@@ -34,7 +34,7 @@
 //! # Ok::<_, tower_upgrade::ConfigError>(())
 //! ```
 
-mod forwarded;
+pub(crate) mod forwarded;
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
