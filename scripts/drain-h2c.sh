@@ -15,7 +15,7 @@ ulimit -n "$(ulimit -Hn)"
 if [ "$profile" = release ]; then
   cargo build --release --example h2c --features h2c,serve || exit 1
 else
-  cargo build --example h2c --features h2c,serve || exit 1
+  cargo build --examples --all-features || exit 1  # as interop.sh: already built in CI
 fi
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 mkdir -p target/drain
