@@ -15,9 +15,11 @@ use http::HeaderValue;
 /// `axum::serve`) or `with_upgrades()`.
 ///
 /// ```
-/// use tower_upgrade::ConnectionNotUpgradable;
+/// use tower_upgrade::{ConnectionNotUpgradable, Rejection};
 ///
-/// assert_eq!(ConnectionNotUpgradable.status(), 501);
+/// fn served_without_upgrades(rejection: &Rejection) -> bool {
+///     matches!(rejection, Rejection::ConnectionNotUpgradable(ConnectionNotUpgradable { .. }))
+/// }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -27,9 +29,14 @@ pub struct ConnectionNotUpgradable;
 /// switching (RFC 9110 §7.8: the whole request is read first). `413`.
 ///
 /// ```
-/// use tower_upgrade::BodyTooLarge;
+/// use tower_upgrade::{BodyTooLarge, Rejection};
 ///
-/// assert_eq!(BodyTooLarge.status(), 413);
+/// fn status_of_too_large(rejection: &Rejection) -> Option<http::StatusCode> {
+///     match rejection {
+///         Rejection::BodyTooLarge(r) => Some(r.status()), // 413
+///         _ => None,
+///     }
+/// }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -38,9 +45,14 @@ pub struct BodyTooLarge;
 /// The upgrade request's body could not be read to its end. `400`.
 ///
 /// ```
-/// use tower_upgrade::InvalidBody;
+/// use tower_upgrade::{InvalidBody, Rejection};
 ///
-/// assert_eq!(InvalidBody.metrics_label(), "invalid_body");
+/// fn label(rejection: &Rejection) -> Option<&'static str> {
+///     match rejection {
+///         Rejection::InvalidBody(r) => Some(r.metrics_label()), // "invalid_body"
+///         _ => None,
+///     }
+/// }
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -99,9 +99,13 @@ macro_rules! rejections {
             /// [`CustomRejection`] was given.
             ///
             /// ```
-            /// use tower_upgrade::{BodyTooLarge, Rejection};
+            /// use http::StatusCode;
+            /// use tower_upgrade::{CustomRejection, Rejection};
             ///
-            /// assert_eq!(Rejection::from(BodyTooLarge).metrics_label(), "body_too_large");
+            /// let rejection = Rejection::from(
+            ///     CustomRejection::new(StatusCode::BAD_REQUEST, "bad line length").label("bad_line"),
+            /// );
+            /// assert_eq!(rejection.metrics_label(), "bad_line");
             /// ```
             pub fn metrics_label(&self) -> &'static str {
                 match self {
