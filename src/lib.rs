@@ -41,7 +41,10 @@ pub use body::ResponseBody;
 pub use client::{ClientInfo, PeerAddr, TrustedProxies};
 pub use error::ConfigError;
 pub use future::ResponseFuture;
-pub use layer::{UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_REQUEST_BODY};
+pub use layer::{
+    UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
+    DEFAULT_MAX_REQUEST_BODY,
+};
 pub use lifecycle::{Connections, ShutdownSignal};
 pub use protocol::{Accepted, Offer, Protocol};
 pub use registry::Preference;
