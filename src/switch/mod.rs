@@ -44,6 +44,7 @@ where
     let registered = config.registry.entries[index].token();
     metrics::attempt(&registered);
     let mut req = req;
+    let version = req.version();
     let client = ClientInfo::resolve(req.headers(), req.extensions(), &config.trusted_proxies);
     let client_addr = client.addr();
     let client_key = ClientKey::of(&client);
@@ -56,7 +57,7 @@ where
         Err(rejection) => {
             metrics::rejected(&registered, &rejection);
             trace_rejection(&token, client_addr, &rejection);
-            rejection::respond(&renderer, rejection)
+            rejection::respond(&renderer, rejection, version)
         }
     }
 }
