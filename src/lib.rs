@@ -49,8 +49,9 @@ pub use lifecycle::{Connections, ShutdownSignal};
 pub use protocol::{Accepted, Offer, Protocol};
 pub use registry::Preference;
 pub use rejection::{
-    BodyTooLarge, ConnectionNotUpgradable, CustomRejection, InvalidBody, PlainTextRejection,
-    Rejection, RenderRejection, TooManyConnections, UpgradeRequired,
+    BodyTooLarge, ConnectionNotUpgradable, CustomRejection, HandshakeRateLimited, InvalidBody,
+    PlainTextRejection, Rejection, RenderRejection, TooManyConnections,
+    TooManyConnectionsPerClient, TooManyHandshakes, TooManyHandshakesPerClient, UpgradeRequired,
 };
 #[cfg(any(feature = "h2c", feature = "serve"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "h2c", feature = "serve"))))]

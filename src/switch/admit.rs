@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use http::header::RETRY_AFTER;
-use http::{HeaderValue, StatusCode};
-
 use crate::client::ClientKey;
 use crate::layer::Config;
 use crate::lifecycle::{Admission, Full, Handshake};
 use crate::registry::Registration;
-use crate::rejection::{CustomRejection, Rejection, TooManyConnections};
+use crate::rejection::{
+    HandshakeRateLimited, Rejection, TooManyConnections, TooManyConnectionsPerClient,
+    TooManyHandshakes, TooManyHandshakesPerClient,
+};
 
 /// Everything checked before the body is read: the client's handshake rate,
 /// room among the live connections (and not shutting down), then a place
@@ -63,43 +63,23 @@ fn per_client(client: Option<ClientKey>, max: Option<usize>) -> Option<(ClientKe
     Some((client?, max?))
 }
 
-fn retry_after(secs: u64) -> HeaderValue {
-    HeaderValue::from(secs.max(1))
-}
-
-// RFC 6585 §4: 429 for one client sending too many requests, with
-// Retry-After (RFC 9110 §10.2.3) saying how long to wait.
+// RFC 6585 §4: 429 for one client sending too many requests; 503 for the
+// server as a whole. Both with Retry-After (RFC 9110 §10.2.3).
 fn too_many_connections(config: &Config, full: Full) -> Rejection {
     match full {
         Full::Server => TooManyConnections::new(config.retry_after_secs).into(),
-        Full::Client => CustomRejection::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many upgraded connections from this client; try again later",
-        )
-        .header(RETRY_AFTER, retry_after(config.retry_after_secs.into()))
-        .label("too_many_connections_per_client")
-        .into(),
+        Full::Client => TooManyConnectionsPerClient::new(config.retry_after_secs).into(),
     }
 }
 
 fn rate_limited(wait: Duration) -> Rejection {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    CustomRejection::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "too many upgrade attempts from this client; try again later",
-    )
-    .header(RETRY_AFTER, retry_after(secs))
-    .label("handshake_rate_limited")
-    .into()
+    HandshakeRateLimited::new(secs.try_into().unwrap_or(u32::MAX)).into()
 }
 
 fn too_many_handshakes(config: &Config, full: Full) -> Rejection {
-    let status = match full {
-        Full::Server => StatusCode::SERVICE_UNAVAILABLE,
-        Full::Client => StatusCode::TOO_MANY_REQUESTS,
-    };
-    CustomRejection::new(status, "too many upgrades in progress; try again later")
-        .header(RETRY_AFTER, retry_after(config.retry_after_secs.into()))
-        .label("too_many_handshakes")
-        .into()
+    match full {
+        Full::Server => TooManyHandshakes::new(config.retry_after_secs).into(),
+        Full::Client => TooManyHandshakesPerClient::new(config.retry_after_secs).into(),
+    }
 }
