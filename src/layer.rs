@@ -5,17 +5,16 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use tower::Layer;
-use tower::{BoxError, Service};
 
 use crate::client::{HandshakeRate, TrustedProxies};
 use crate::detect::ProtocolToken;
 use crate::error::ConfigError;
+use crate::handler::UpgradeHandler;
 use crate::lifecycle::{Connections, Slots};
 use crate::protocol::{Custom, Protocol};
 use crate::registry::{boxed_handler, Preference, Registration, Registry};
 use crate::rejection::{PlainTextRejection, RenderRejection};
 use crate::service::Upgrade;
-use crate::upgraded::Upgraded;
 
 /// The default bound on an upgrade request's body, read before switching.
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -56,7 +55,8 @@ pub(crate) struct PerClientLimits {
 /// Requests that ask to switch to a registered protocol are answered with
 /// `101 Switching Protocols` (or `200` to an HTTP/2 extended CONNECT), and
 /// the connection is handed to that protocol's handler, a
-/// `tower::Service<Upgraded>`, in a task of its own. Every other request
+/// `tower::Service<Upgraded>` (see [`UpgradeHandler`](crate::UpgradeHandler)
+/// for the whole bound), in a task of its own. Every other request
 /// reaches the inner service untouched.
 ///
 /// ```
@@ -154,10 +154,7 @@ impl<R> UpgradeLayer<R> {
     pub fn register<P, H>(self, token: &str, protocol: P, handler: H) -> Self
     where
         P: Protocol,
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_register(token, protocol, handler)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -190,10 +187,7 @@ impl<R> UpgradeLayer<R> {
     ) -> Result<Self, ConfigError>
     where
         P: Protocol,
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.register_arc(token, Arc::new(protocol), handler)
     }
@@ -205,10 +199,7 @@ impl<R> UpgradeLayer<R> {
         handler: H,
     ) -> Result<Self, ConfigError>
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         let parsed = ProtocolToken::parse(token).ok_or_else(|| {
             ConfigError::new(format!(
@@ -260,10 +251,7 @@ impl<R> UpgradeLayer<R> {
     /// ```
     pub fn protocol<H>(self, token: &str, handler: H) -> Self
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_protocol(token, handler)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -281,10 +269,7 @@ impl<R> UpgradeLayer<R> {
     /// ```
     pub fn try_protocol<H>(self, token: &str, handler: H) -> Result<Self, ConfigError>
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_register(token, Custom, handler)
     }
