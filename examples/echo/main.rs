@@ -18,6 +18,8 @@
 //! so a browser on it can open `ws://<same host>/ws`.
 
 mod knobs;
+#[path = "../support/timeouts.rs"]
+mod timeouts;
 
 use std::time::Duration;
 
@@ -82,7 +84,9 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(%backend, "echo listening on http://{}", listener.local_addr()?);
     let stopping = connections.clone();
-    axum::serve(listener, app)
+    // `serve` rather than `axum::serve`: it has deadlines on every
+    // connection (request heads, HTTP/2 preface and idle connections).
+    timeouts::from_env(tower_upgrade::serve(listener, app))
         .with_graceful_shutdown(async move {
             stop_signal().await;
             // Every socket sends Close 1001 by itself and finishes its close
