@@ -27,9 +27,9 @@ mod timeouts;
 
 use axum::body::Bytes;
 use axum::http::{header, Method, StatusCode, Uri};
-use axum::Extension;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use tower_upgrade::h2c::H2c;
 use tower_upgrade::{PeerAddr, UpgradeLayer};

@@ -3,8 +3,8 @@
 //! and shuts down gracefully, upgraded connections included; every
 //! connection has deadlines, and can start with a PROXY protocol header.
 
-mod connection;
 mod conn_io;
+mod connection;
 mod proxy_protocol;
 mod timeouts;
 
@@ -25,11 +25,11 @@ use tower::BoxError;
 use crate::lifecycle::Connections;
 use crate::request_body::RequestBody;
 use connection::Shared;
+use timeouts::Timeouts;
 pub use timeouts::{
     DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_IDLE_TIMEOUT, DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
     DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
 };
-use timeouts::Timeouts;
 
 /// How long a graceful shutdown waits for connections to finish by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);

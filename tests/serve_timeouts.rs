@@ -40,7 +40,9 @@ async fn start(configure: impl FnOnce(Serve<Router>) -> Serve<Router>) -> Socket
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let routes = routes().await;
-    let app = routes.clone().layer(UpgradeLayer::new().h2c(H2c::new(routes)));
+    let app = routes
+        .clone()
+        .layer(UpgradeLayer::new().h2c(H2c::new(routes)));
     let serve = configure(tower_upgrade::serve(listener, app));
     tokio::spawn(serve.into_future());
     addr
@@ -74,7 +76,9 @@ async fn a_connection_that_sends_nothing_is_closed() {
 async fn part_of_the_http2_preface_is_closed() {
     let addr = start(|s| s.header_read_timeout(SHORT)).await;
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..16]).await.unwrap();
+    tcp.write_all(&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..16])
+        .await
+        .unwrap();
     assert_eq!(read_until_closed(&mut tcp).await, b"");
 }
 
@@ -117,7 +121,9 @@ async fn half_a_request_head_a_byte_at_a_time_is_closed() {
 async fn a_complete_head_is_served_and_later_heads_have_their_own_deadline() {
     let addr = start(|s| s.header_read_timeout(SHORT)).await;
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     // Served, then the idle keep-alive connection is closed by hyper's
     // header read timeout.
     let got = String::from_utf8(read_until_closed(&mut tcp).await).unwrap();
@@ -197,7 +203,11 @@ async fn proxy_protocol_closes_a_connection_without_the_header() {
     tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    assert_eq!(read_until_closed(&mut tcp).await, b"", "answered without a PROXY header");
+    assert_eq!(
+        read_until_closed(&mut tcp).await,
+        b"",
+        "answered without a PROXY header"
+    );
 
     // Nothing at all: closed at the deadline.
     let mut tcp = TcpStream::connect(addr).await.unwrap();
@@ -229,7 +239,9 @@ async fn a_silent_upgraded_connection_times_out_for_its_handler() {
             }),
         )
         .upgraded_idle_timeout(SHORT);
-    let app = Router::new().route("/", get(|| async { "plain" })).layer(layer);
+    let app = Router::new()
+        .route("/", get(|| async { "plain" }))
+        .layer(layer);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(tower_upgrade::serve(listener, app).into_future());

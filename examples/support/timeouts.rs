@@ -9,7 +9,11 @@ use tower_upgrade::Serve;
 
 fn seconds(name: &str) -> Option<Duration> {
     let value = std::env::var(name).ok()?;
-    match value.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()) {
+    match value
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+    {
         Some(duration) => Some(duration),
         None => panic!("{name}={value:?} is not a number of seconds"),
     }

@@ -9,9 +9,9 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tower::BoxError;
 
 use super::preface::Preface;
-use super::Timeouts;
 use super::settings::ClientSettings;
 use super::stream1::request_frames;
+use super::Timeouts;
 use crate::client::PeerAddr;
 use crate::http2_idle::Streams;
 use crate::request_body::{hyper_service, RequestBody};

@@ -92,7 +92,12 @@ pin_project_lite::pin_project! {
 }
 
 impl ConnIo {
-    pub(crate) fn new(stream: TcpStream, prefix: Bytes, phase: Arc<Phase>, deadline: Instant) -> Self {
+    pub(crate) fn new(
+        stream: TcpStream,
+        prefix: Bytes,
+        phase: Arc<Phase>,
+        deadline: Instant,
+    ) -> Self {
         Self {
             stream,
             prefix,
@@ -158,7 +163,11 @@ impl AsyncRead for ConnIo {
 }
 
 impl AsyncWrite for ConnIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.project().stream.poll_write(cx, buf)
     }
 

@@ -90,10 +90,9 @@ pub(crate) async fn run<S, B>(
         req
     });
     let io = ConnIo::new(stream, prefix, phase.clone(), deadline);
-    let connection = shared.builder.serve_connection_with_upgrades(
-        TokioIo::new(io),
-        hyper_service(streams.track(service)),
-    );
+    let connection = shared
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), hyper_service(streams.track(service)));
     tokio::pin!(connection);
 
     let idle = async {

@@ -105,9 +105,10 @@ mod tests {
 
     #[tokio::test]
     async fn v1_gives_the_source_and_keeps_what_follows() {
-        let header = read_sent(b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 8080\r\nGET / HTTP/1.1\r\n".to_vec())
-            .await
-            .unwrap();
+        let header =
+            read_sent(b"PROXY TCP4 192.0.2.7 127.0.0.1 51234 8080\r\nGET / HTTP/1.1\r\n".to_vec())
+                .await
+                .unwrap();
         assert_eq!(header.source, Some("192.0.2.7:51234".parse().unwrap()));
         assert_eq!(&header.rest[..], b"GET / HTTP/1.1\r\n");
     }
@@ -151,7 +152,11 @@ mod tests {
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
         ] {
             let error = read_sent(bytes.to_vec()).await.unwrap_err();
-            assert_eq!(error.kind(), io::ErrorKind::InvalidData, "{bytes:?}: {error}");
+            assert_eq!(
+                error.kind(),
+                io::ErrorKind::InvalidData,
+                "{bytes:?}: {error}"
+            );
         }
     }
 
@@ -170,7 +175,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_header_cut_short_is_an_eof() {
-        let error = read_sent(b"PROXY TCP4 192.0.2.7".to_vec()).await.unwrap_err();
+        let error = read_sent(b"PROXY TCP4 192.0.2.7".to_vec())
+            .await
+            .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof, "{error}");
     }
 }
