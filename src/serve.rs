@@ -208,8 +208,7 @@ impl<S> Serve<S> {
     /// response, and a WebSocket over HTTP/2 (RFC 8441) for as long as its
     /// handler holds the [`Upgraded`](crate::Upgraded). Connections
     /// upgraded from HTTP/1.1 with h2c have their own setting,
-    /// [`H2c::idle_timeout`](crate::h2c::H2c::idle_timeout) when the `h2c`
-    /// feature is on.
+    /// `H2c::idle_timeout` (feature `h2c`).
     pub fn http2_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.timeouts.http2_idle = timeout.into();
         self

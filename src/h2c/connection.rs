@@ -17,8 +17,9 @@ use crate::http2_idle::Streams;
 use crate::request_body::{hyper_service, RequestBody};
 use crate::upgraded::Upgraded;
 
-/// How long a connection sent GOAWAY for idleness may take to close.
-const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// How long a connection sent GOAWAY for idleness may take to close: a live
+/// client acknowledges the GOAWAY's PING (RFC 9113 §6.8) within a round trip.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-settings");
 

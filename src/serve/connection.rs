@@ -22,10 +22,11 @@ use crate::client::PeerAddr;
 use crate::http2_idle::Streams;
 use crate::request_body::{hyper_service, RequestBody};
 
-/// How long a connection sent GOAWAY for idleness may take to close: the
-/// acknowledgement PING of a graceful GOAWAY (RFC 9113 §6.8) has the
-/// keep-alive timeout; this bounds a connection without keep-alive too.
-const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(10);
+/// How long a connection sent GOAWAY for idleness may take to close: a
+/// graceful GOAWAY waits for the acknowledgement of a PING (RFC 9113 §6.8)
+/// before the last GOAWAY; a live client sends it within a round trip, one
+/// that does not is closed after this.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// What every connection of one `serve` shares.
 #[derive(Debug)]
