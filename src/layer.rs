@@ -389,9 +389,20 @@ impl<R> UpgradeLayer<R> {
     }
 
     /// The `Retry-After` sent with `503` when a connection limit is reached
-    /// (5 s by default).
+    /// (5 s by default). `Retry-After` counts whole seconds (RFC 9110
+    /// §10.2.3), so a part of a second rounds up: 500 ms is sent as `1`,
+    /// never as `0`, which would invite the client straight back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new().retry_after(Duration::from_millis(1500)); // sent as `2`
+    /// # let _ = layer;
+    /// ```
     pub fn retry_after(mut self, after: Duration) -> Self {
-        self.config_mut().retry_after_secs = after.as_secs().try_into().unwrap_or(u32::MAX);
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        self.config_mut().retry_after_secs = secs.try_into().unwrap_or(u32::MAX);
         self
     }
 
