@@ -35,6 +35,30 @@ fn every_rejection() -> Vec<(
             Some(("retry-after", "5")),
         ),
         (
+            TooManyConnectionsPerClient::new(5).into(),
+            429,
+            "too_many_connections_per_client",
+            Some(("retry-after", "5")),
+        ),
+        (
+            HandshakeRateLimited::new(0).into(),
+            429,
+            "handshake_rate_limited",
+            Some(("retry-after", "1")),
+        ),
+        (
+            TooManyHandshakes::new(5).into(),
+            503,
+            "too_many_handshakes",
+            Some(("retry-after", "5")),
+        ),
+        (
+            TooManyHandshakesPerClient::new(2).into(),
+            429,
+            "too_many_handshakes",
+            Some(("retry-after", "2")),
+        ),
+        (
             CustomRejection::new(StatusCode::IM_A_TEAPOT, "short and stout")
                 .header(
                     HeaderName::from_static("x-spout"),
