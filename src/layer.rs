@@ -5,22 +5,24 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use tower::Layer;
-use tower::{BoxError, Service};
 
-use crate::client::TrustedProxies;
+use crate::client::{HandshakeRate, TrustedProxies};
 use crate::detect::ProtocolToken;
 use crate::error::ConfigError;
+use crate::handler::UpgradeHandler;
 use crate::lifecycle::{Connections, Slots};
 use crate::protocol::{Custom, Protocol};
 use crate::registry::{boxed_handler, Preference, Registration, Registry};
 use crate::rejection::{PlainTextRejection, RenderRejection};
 use crate::service::Upgrade;
-use crate::upgraded::Upgraded;
 
 /// The default bound on an upgrade request's body, read before switching.
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
 /// The default time allowed from the request to the switched connection.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default bound on upgrades between detection and hand-off (see
+/// [`UpgradeLayer::max_handshakes_in_progress`]).
+pub const DEFAULT_MAX_HANDSHAKES_IN_PROGRESS: usize = 1024;
 
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -35,6 +37,17 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     pub(crate) connections: Connections,
     pub(crate) trusted_proxies: TrustedProxies,
+    /// Upgrades between detection and hand-off, all clients together.
+    pub(crate) max_handshakes: usize,
+    pub(crate) per_client: PerClientLimits,
+}
+
+/// This layer's limits per client address; all off by default.
+#[derive(Clone, Debug)]
+pub(crate) struct PerClientLimits {
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) max_handshakes: Option<usize>,
+    pub(crate) rate: Option<Arc<HandshakeRate>>,
 }
 
 /// Accepts protocol upgrades in front of an HTTP service.
@@ -42,7 +55,8 @@ pub(crate) struct Config {
 /// Requests that ask to switch to a registered protocol are answered with
 /// `101 Switching Protocols` (or `200` to an HTTP/2 extended CONNECT), and
 /// the connection is handed to that protocol's handler, a
-/// `tower::Service<Upgraded>`, in a task of its own. Every other request
+/// `tower::Service<Upgraded>` (see [`UpgradeHandler`](crate::UpgradeHandler)
+/// for the whole bound), in a task of its own. Every other request
 /// reaches the inner service untouched.
 ///
 /// ```
@@ -89,6 +103,8 @@ impl<R> std::fmt::Debug for UpgradeLayer<R> {
             .field("require_upgrade", &self.config.require_upgrade)
             .field("max_request_body", &self.config.max_request_body)
             .field("handshake_timeout", &self.config.handshake_timeout)
+            .field("max_handshakes_in_progress", &self.config.max_handshakes)
+            .field("per_client", &self.config.per_client)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +123,12 @@ impl UpgradeLayer {
                 max_connections: usize::MAX,
                 connections: Connections::default(),
                 trusted_proxies: TrustedProxies::default(),
+                max_handshakes: DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
+                per_client: PerClientLimits {
+                    max_connections: None,
+                    max_handshakes: None,
+                    rate: None,
+                },
             }),
             renderer: PlainTextRejection,
         }
@@ -132,10 +154,7 @@ impl<R> UpgradeLayer<R> {
     pub fn register<P, H>(self, token: &str, protocol: P, handler: H) -> Self
     where
         P: Protocol,
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_register(token, protocol, handler)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -168,10 +187,7 @@ impl<R> UpgradeLayer<R> {
     ) -> Result<Self, ConfigError>
     where
         P: Protocol,
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.register_arc(token, Arc::new(protocol), handler)
     }
@@ -183,10 +199,7 @@ impl<R> UpgradeLayer<R> {
         handler: H,
     ) -> Result<Self, ConfigError>
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         let parsed = ProtocolToken::parse(token).ok_or_else(|| {
             ConfigError::new(format!(
@@ -238,10 +251,7 @@ impl<R> UpgradeLayer<R> {
     /// ```
     pub fn protocol<H>(self, token: &str, handler: H) -> Self
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_protocol(token, handler)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -259,10 +269,7 @@ impl<R> UpgradeLayer<R> {
     /// ```
     pub fn try_protocol<H>(self, token: &str, handler: H) -> Result<Self, ConfigError>
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_register(token, Custom, handler)
     }
@@ -363,10 +370,97 @@ impl<R> UpgradeLayer<R> {
         self
     }
 
+    /// The most upgraded connections live at once from one client address
+    /// (see [`ClientInfo::addr`](crate::ClientInfo::addr): behind a trusted
+    /// proxy, the client's; an IPv6 client counts by its /64). Past it, the
+    /// client's upgrades get `429 Too Many Requests` with `Retry-After`
+    /// while other clients still connect. Off by default.
+    ///
+    /// Without a known peer address (no [`PeerAddr`](crate::PeerAddr) or
+    /// axum `ConnectInfo`), no per-client limit applies.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new().max_connections_per_client(20);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_connections_per_client(mut self, max: usize) -> Self {
+        self.config_mut().per_client.max_connections = Some(max);
+        self
+    }
+
+    /// At most `per_second` upgrade attempts per second from one client
+    /// address on average, and `burst` at once: a token bucket per client
+    /// (GCRA). Past it, `429 Too Many Requests` with `Retry-After` saying
+    /// when the next token is there. `per_second == 0` turns it off (the
+    /// default); a `burst` of 0 counts as 1.
+    ///
+    /// Only the buckets of clients seen within the last
+    /// `burst / per_second` seconds are kept: the others are full again,
+    /// like a new client's, and are dropped every 1,024 attempts, so memory
+    /// follows the recent clients, not all the addresses ever seen.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// // 5 upgrades per second per client, up to 20 in a burst.
+    /// let layer = UpgradeLayer::new().handshake_rate_per_client(5, 20);
+    /// # let _ = layer;
+    /// ```
+    pub fn handshake_rate_per_client(mut self, per_second: u32, burst: u32) -> Self {
+        self.config_mut().per_client.rate = std::num::NonZeroU32::new(per_second).map(|rate| {
+            let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
+            Arc::new(HandshakeRate::new(rate, burst))
+        });
+        self
+    }
+
+    /// The most upgrades between detection and hand-off at once: reading
+    /// their request body (up to [`max_request_body`](Self::max_request_body),
+    /// up to the [`handshake_timeout`](Self::handshake_timeout)) or waiting
+    /// for the switched connection. Past it, `503` with `Retry-After`,
+    /// before the body is read. 1,024 by default
+    /// ([`DEFAULT_MAX_HANDSHAKES_IN_PROGRESS`]): the memory they can hold is
+    /// at most this many bodies (h2c keeps its body; other protocols drop it
+    /// as it is read).
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new()
+    ///     .max_handshakes_in_progress(256)
+    ///     .max_handshakes_in_progress_per_client(8);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_handshakes_in_progress(mut self, max: usize) -> Self {
+        self.config_mut().max_handshakes = max;
+        self
+    }
+
+    /// The most upgrades in progress at once from one client address (see
+    /// [`max_handshakes_in_progress`](Self::max_handshakes_in_progress));
+    /// past it, `429` with `Retry-After`. Off by default.
+    pub fn max_handshakes_in_progress_per_client(mut self, max: usize) -> Self {
+        self.config_mut().per_client.max_handshakes = Some(max);
+        self
+    }
+
     /// The `Retry-After` sent with `503` when a connection limit is reached
-    /// (5 s by default).
+    /// (5 s by default). `Retry-After` counts whole seconds (RFC 9110
+    /// §10.2.3), so a part of a second rounds up: 500 ms is sent as `1`,
+    /// never as `0`, which would invite the client straight back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new().retry_after(Duration::from_millis(1500)); // sent as `2`
+    /// # let _ = layer;
+    /// ```
     pub fn retry_after(mut self, after: Duration) -> Self {
-        self.config_mut().retry_after_secs = after.as_secs().try_into().unwrap_or(u32::MAX);
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        self.config_mut().retry_after_secs = secs.try_into().unwrap_or(u32::MAX);
         self
     }
 
