@@ -587,6 +587,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             self.out.clear();
         }
+        // A written large payload still holds its allocation (often the
+        // whole read buffer it was received in): let it go.
+        self.big = Bytes::new();
         Poll::Ready(Ok(()))
     }
 
