@@ -13,9 +13,10 @@ use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
-fn metrics(
-    snapshotter: &Snapshotter,
-) -> HashMap<(MetricKind, String, Vec<(String, String)>), DebugValue> {
+/// Kind, name, and sorted labels.
+type MetricKey = (MetricKind, String, Vec<(String, String)>);
+
+fn metrics(snapshotter: &Snapshotter) -> HashMap<MetricKey, DebugValue> {
     snapshotter
         .snapshot()
         .into_vec()
@@ -33,7 +34,7 @@ fn metrics(
         .collect()
 }
 
-fn rejected(reason: &str) -> (MetricKind, String, Vec<(String, String)>) {
+fn rejected(reason: &str) -> MetricKey {
     (
         MetricKind::Counter,
         "tower_upgrade_rejected_total".into(),
@@ -44,7 +45,7 @@ fn rejected(reason: &str) -> (MetricKind, String, Vec<(String, String)>) {
     )
 }
 
-fn in_progress() -> (MetricKind, String, Vec<(String, String)>) {
+fn in_progress() -> MetricKey {
     (
         MetricKind::Gauge,
         "tower_upgrade_handshakes_in_progress".into(),
