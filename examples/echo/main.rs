@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Environment: `ADDR`, where to listen (127.0.0.1:3000); the knobs the
-//! Autobahn and interop scripts turn (backend, compression, message size)
-//! are in `knobs.rs`. SIGTERM or ctrl-c drains: every client gets Close
+//! Autobahn and interop scripts turn (backend, compression, message size,
+//! keepalive) are in `../support/knobs.rs`. `GET /metrics` is the crate's
+//! counters in the Prometheus text format. SIGTERM or ctrl-c drains: every client gets Close
 //! 1001, and the process exits once they are closed (10 s at most).
 //!
 //! The default Origin policy applies (same origin, or no Origin), and the
@@ -18,6 +19,10 @@
 //! so a browser on it can open `ws://<same host>/ws`.
 
 mod knobs;
+#[path = "../support/metrics.rs"]
+mod metrics;
+#[path = "../support/knobs.rs"]
+mod ws_knobs;
 
 use std::time::Duration;
 
@@ -67,12 +72,14 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .init();
 
+    let prometheus = metrics::install();
     let (upgrades, backend) = knobs::upgrades(service_fn(echo));
     let upgrades = upgrades.require_upgrade(true);
     let connections = upgrades.connections();
 
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route("/metrics", metrics::route(prometheus))
         .route(
             "/ws",
             any(|| async { StatusCode::NOT_FOUND }).layer(upgrades),
