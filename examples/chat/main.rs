@@ -12,12 +12,16 @@
 //! Environment: `ADDR`, where to listen (127.0.0.1:3000); the WebSocket
 //! knobs of `../support/knobs.rs` (`WS_BACKEND=tungstenite` for the
 //! tokio-tungstenite backend, `WS_DEFLATE=1`, `WS_MAX_MESSAGE`, 4 KiB by
-//! default here, `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`). SIGTERM or ctrl-c
-//! drains: every member gets Close 1001 (5 s at most).
+//! default here, `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`); the deployment knobs
+//! of `../support/client_limits.rs` (`TRUSTED_PROXIES`,
+//! `MAX_CONNECTIONS_PER_CLIENT`, `HANDSHAKES_PER_SECOND_PER_CLIENT`, ...).
+//! SIGTERM or ctrl-c drains: every member gets Close 1001 (5 s at most).
 //!
 //! Messages from server to page are JSON: `{"type":"message","from","text"}`,
 //! `{"type":"joined"|"left","who"}` and `{"type":"presence","room","total"}`.
 
+#[path = "../support/client_limits.rs"]
+mod client_limits;
 mod member;
 #[path = "../support/metrics.rs"]
 mod metrics;
@@ -26,6 +30,7 @@ mod stats;
 #[path = "../support/knobs.rs"]
 mod ws_knobs;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -67,18 +72,20 @@ async fn main() -> std::io::Result<()> {
     let knobs = ws_knobs::from_env(WebSocketConfig::new().max_message_size(MAX_MESSAGE));
     let rooms = Rooms::default();
     let settings = knobs.settings.clone();
-    let upgrades = match (knobs.backend.as_str(), knobs.deflate) {
-        ("messages", _) => UpgradeLayer::new().websocket(
-            settings,
-            service_fn(move |conn| member::member(rooms.clone(), conn)),
-        ),
-        ("tungstenite", false) => UpgradeLayer::new().websocket(
-            settings,
-            service_fn(move |conn| member::tungstenite::member(rooms.clone(), conn)),
-        ),
-        _ => ws_knobs::unavailable(&knobs, " in the chat example"),
-    }
-    .require_upgrade(true);
+    let upgrades = client_limits::from_env(
+        match (knobs.backend.as_str(), knobs.deflate) {
+            ("messages", _) => UpgradeLayer::new().websocket(
+                settings,
+                service_fn(move |conn| member::member(rooms.clone(), conn)),
+            ),
+            ("tungstenite", false) => UpgradeLayer::new().websocket(
+                settings,
+                service_fn(move |conn| member::tungstenite::member(rooms.clone(), conn)),
+            ),
+            _ => ws_knobs::unavailable(&knobs, " in the chat example"),
+        }
+        .require_upgrade(true),
+    );
     let connections = upgrades.connections();
     let stats = Stats::start(prometheus.clone(), connections.clone());
 
@@ -99,6 +106,8 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(backend = %knobs.backend, "chat on http://{}/", listener.local_addr()?);
     let stopping = connections.clone();
+    // The peer address, for trusted proxies and per-client limits.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop_signal().await;
