@@ -3,14 +3,17 @@
 # third-party interop clients of tests/interop/ against it.
 # Prerequisite: scripts/install-peers.sh. (Autobahn has its own runner: scripts/autobahn.sh.)
 #
-# Clients get ADDR and SERVER_PID (for checks that read the server's RSS).
+# Clients get ADDR, SERVER_PID (for checks that read the server's RSS) and
+# SERVER_LOG (the server's log file).
 # Every check prints `ok <name>`, `FAIL <name>: reason` or `skip <name>: reason`;
 # the last line is `interop: N passed, N failed` (`, N skipped` if any were).
 # Exits 1 if anything failed.
 #
 # Env: CI=true        a missing peer tool is a failure, not a skip
 #      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
-#                             with WS_DEFLATE=1: permessage-deflate, messages backend)
+#                             with WS_DEFLATE=1: permessage-deflate, messages backend;
+#                             `echo-keepalive` is `echo` with short keepalive intervals)
+#      KEEPALIVE_PING_MS=500 KEEPALIVE_PONG_MS=500   the intervals of `echo-keepalive`
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
 #      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
 set -uo pipefail
@@ -19,6 +22,7 @@ cd "$root" || exit 1
 export INTEROP_OUT="$root/target/interop"
 mkdir -p "$INTEROP_OUT"
 passed=0 failed=0 skipped=0 server_pid="" addr=""
+keepalive_ping="${KEEPALIVE_PING_MS:-500}" keepalive_pong="${KEEPALIVE_PONG_MS:-500}"
 
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
@@ -36,6 +40,7 @@ start_server() {
   local name="$1" port cmd bin="$1" envs=()
   case "$name" in
     echo-deflate) bin=echo envs=(WS_DEFLATE=1) ;;
+    echo-keepalive) bin=echo envs=(WS_PING_MS="$keepalive_ping" WS_PONG_TIMEOUT_MS="$keepalive_pong") ;;
     # Per-client limits (issue 8); client_limits.py knows these numbers.
     echo-limits) bin=echo envs=(MAX_CONNECTIONS_PER_CLIENT=2 HANDSHAKES_PER_SECOND_PER_CLIENT=2 HANDSHAKE_BURST=4) ;;
     echo-inprogress) bin=echo envs=(MAX_HANDSHAKES_IN_PROGRESS=256 MAX_HANDSHAKES_IN_PROGRESS_PER_CLIENT=128) ;;
@@ -76,7 +81,7 @@ start_server() {
 # run_client LABEL CMD...: runs one client ($CLIENT_TIMEOUT s at most, default 120) and tallies its lines.
 run_client() {
   local label="$1" out="$INTEROP_OUT/$1.out" rc ok fails skips limit="${CLIENT_TIMEOUT:-120}"; shift
-  ADDR="$addr" SERVER_PID="$server_pid" timeout "$limit" "$@" 2>&1 | tee "$out"
+  ADDR="$addr" SERVER_PID="$server_pid" SERVER_LOG="$INTEROP_OUT/$example.log" timeout "$limit" "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   ok=$(grep -c '^ok ' "$out"); fails=$(grep -c '^FAIL ' "$out"); skips=$(grep -c '^skip ' "$out")
   passed=$((passed + ok)); failed=$((failed + fails)); skipped=$((skipped + skips))
@@ -94,22 +99,34 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts}; do
   start_server "$example" || continue
   case "$example" in
     echo)
       run_client ws_echo.py python3 tests/interop/ws_echo.py
       run_client ws_echo.mjs node tests/interop/ws_echo.mjs
+      # The same socket over HTTP/2 extended CONNECT (RFC 8441), Python h2.
+      run_client ws_h2.py python3 tests/interop/ws_h2.py
       # Slow reader and Ping flood, server RSS from /proc (CI sizes; see the script).
-      run_client ws_attacks.py python3 tests/interop/ws_attacks.py ;;
+      run_client ws_attacks.py python3 tests/interop/ws_attacks.py
+      # curl scrapes /metrics around a run of clients (issue 11).
+      run_client metrics_scrape.py python3 tests/interop/metrics_scrape.py ;;
     echo-deflate)
       # Python websockets and Node ws offer permessage-deflate by default.
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.py python3 tests/interop/ws_echo.py
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.mjs node tests/interop/ws_echo.mjs
+      EXPECT_DEFLATE=1 run_client ws_h2_deflate.py python3 tests/interop/ws_h2.py
       # Decompression bomb (1 GiB of zeros), slow reader and ping flood with
       # compression agreed.
       EXPECT_DEFLATE=1 run_client ws_attacks_deflate.py python3 tests/interop/ws_attacks.py
       run_client deflate_browser.mjs node tests/interop/deflate_browser.mjs ;;
+    echo-keepalive)
+      # A silent peer (Python websockets with its pings off, a raw socket) is
+      # closed within ping interval + pong timeout; a peer that answers stays
+      # open through 5 intervals; Chromium through 3.
+      WS_PING_MS="$keepalive_ping" WS_PONG_TIMEOUT_MS="$keepalive_pong" \
+        run_client ws_keepalive.py python3 tests/interop/ws_keepalive.py
+      WS_PING_MS="$keepalive_ping" run_client ws_keepalive_browser.mjs node tests/interop/ws_keepalive_browser.mjs ;;
     # Loopback aliases 127.0.0.2-4 as distinct clients: 429 + Retry-After
     # for one while another connects; a burst over the rate, then refill.
     echo-limits) run_client client_limits.py python3 tests/interop/client_limits.py ;;
@@ -120,7 +137,12 @@ for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-ng
     echo-nginx-trusted | echo-nginx-untrusted)
       SERVER_LOG="$INTEROP_OUT/$example.log" run_client "nginx-${example#echo-nginx-}" bash tests/interop/nginx.sh "${example#echo-nginx-}" ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
-    chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;
+    chat)
+      run_client chat_browser.mjs node tests/interop/chat_browser.mjs
+      # Room and server counts live over the page's WebSocket; /stats screenshot.
+      run_client chat_live.mjs node tests/interop/chat_live.mjs
+      run_client chat_log_injection.py python3 tests/interop/chat_log_injection.py
+      run_client metrics_scrape_chat.py python3 tests/interop/metrics_scrape.py ;;
     h2c)
       run_client h2c_curl.sh bash tests/interop/h2c_curl.sh
       run_client h2c_nghttp.sh bash tests/interop/h2c_nghttp.sh

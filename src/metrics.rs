@@ -1,13 +1,9 @@
 //! Counters and timings of upgrades, through the [`metrics`] facade (feature
 //! `metrics`); without the feature these calls compile to nothing.
 //!
-//! | metric | kind | labels |
-//! |---|---|---|
-//! | `tower_upgrade_attempts_total` | counter | `protocol` |
-//! | `tower_upgrade_accepted_total` | counter | `protocol` |
-//! | `tower_upgrade_rejected_total` | counter | `protocol`, `reason` |
-//! | `tower_upgrade_active` | gauge | `protocol` |
-//! | `tower_upgrade_connection_duration_seconds` | histogram | `protocol` |
+//! Every series the crate emits, with its labels and meaning, is listed in
+//! one table in the crate docs (README, "Observability"): add a row there
+//! with each new series.
 //!
 //! `protocol` is the registered token (`websocket`, `linecount/1`), never
 //! the client's spelling, so a client cannot grow the number of series; a
@@ -90,6 +86,17 @@ mod enabled {
 }
 
 pub(crate) use enabled::{accepted, attempt, rejected, Live};
+
+/// `tower_upgrade_websocket_timeouts_total{kind}`: a message-layer socket
+/// ended by one of its timeouts, `kind` one of `pong`, `idle`, `write`,
+/// `close` (a fixed set: no label a client can grow).
+#[cfg(feature = "messages")]
+pub(crate) fn websocket_timeout(kind: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_upgrade_websocket_timeouts_total", "kind" => kind).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = kind;
+}
 
 /// `tower_upgrade_serve_timeouts_total{kind}`: a connection of `serve` ended
 /// by one of its deadlines, or an upgraded connection by its idle timeout

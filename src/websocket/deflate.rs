@@ -82,8 +82,6 @@ pub struct DeflateConfig {
     pub(crate) client_max_window_bits: u8,
     pub(crate) level: u32,
     pub(crate) threshold: usize,
-    #[cfg(feature = "yawc")]
-    pub(crate) pool: yawc::DeflatePool,
     /// States borrowed by the message layer's connections, per message.
     #[cfg(feature = "deflate")]
     pub(crate) codecs: std::sync::Arc<super::socket::DeflatePool>,
@@ -101,8 +99,6 @@ impl Default for DeflateConfig {
             // Idle compressors and decompressors kept for reuse between
             // messages, per window size: about the messages compressed at the
             // same moment, not the number of connections.
-            #[cfg(feature = "yawc")]
-            pool: yawc::DeflatePool::new(16),
             #[cfg(feature = "deflate")]
             codecs: Default::default(),
         }

@@ -398,11 +398,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             fired = true;
             match expired {
                 Expired::Ping => self.ping = true,
-                Expired::Pong if !self.close_sent => self.fail(Error::PongTimeout),
-                Expired::Idle if !self.close_sent => self.fail(Error::IdleTimeout),
-                Expired::Write => return Err(self.end(Error::WriteTimeout)),
+                Expired::Pong if !self.close_sent => {
+                    crate::metrics::websocket_timeout("pong");
+                    self.fail(Error::PongTimeout);
+                }
+                Expired::Idle if !self.close_sent => {
+                    crate::metrics::websocket_timeout("idle");
+                    self.fail(Error::IdleTimeout);
+                }
+                Expired::Write => {
+                    crate::metrics::websocket_timeout("write");
+                    return Err(self.end(Error::WriteTimeout));
+                }
                 // The peer did not answer our Close: close TCP.
                 Expired::Close => {
+                    crate::metrics::websocket_timeout("close");
                     self.done = true;
                     self.shared.close();
                 }
@@ -617,6 +627,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             self.out.clear();
         }
+        // A written large payload still holds its allocation (often the
+        // whole read buffer it was received in): let it go.
+        self.big = Bytes::new();
         Poll::Ready(Ok(()))
     }
 

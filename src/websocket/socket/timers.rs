@@ -95,6 +95,19 @@ impl Timers {
         self.idle_at = None;
     }
 
+    fn next(&self) -> Option<Instant> {
+        [
+            self.write_due,
+            self.close_due,
+            self.pong_due,
+            self.ping_at,
+            self.idle_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// The first deadline that came due, or `Pending` with the timer armed
     /// for the earliest one.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
@@ -140,17 +153,7 @@ impl Timers {
                     }
                 }
             }
-            let next = [
-                self.write_due,
-                self.close_due,
-                self.pong_due,
-                self.ping_at,
-                self.idle_at,
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let Some(next) = next else {
+            let Some(next) = self.next() else {
                 return Poll::Pending;
             };
             if self.armed != Some(next) {
