@@ -9,6 +9,7 @@ VmRSS (/proc/PID/status) before and after.
   --header extensions: `Sec-WebSocket-Extensions: permessage-deflate;a;a;...`
                        (190,000 parameters)
   --header pad:        `X-Pad: xxxx...` (380,000 bytes)
+  --header none:       an ordinary upgrade, for comparison
 
 Usage: python3 scripts/measure/head_attack.py ADDR PID [--header extensions|pad] [-n 20]
 """
@@ -28,8 +29,10 @@ def rss_kib(pid):
 def request(addr, header):
     if header == "extensions":
         big = "Sec-WebSocket-Extensions: permessage-deflate" + ";a" * 190_000
-    else:
+    elif header == "pad":
         big = "X-Pad: " + "x" * 380_000
+    else:  # an ordinary upgrade, for comparison
+        big = "X-Pad: x"
     return (
         "GET /ws HTTP/1.1\r\n"
         f"Host: {addr}\r\n"
@@ -45,7 +48,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("addr")
     p.add_argument("pid", type=int)
-    p.add_argument("--header", choices=["extensions", "pad"], default="extensions")
+    p.add_argument("--header", choices=["extensions", "pad", "none"], default="extensions")
     p.add_argument("-n", type=int, default=20)
     a = p.parse_args()
     host, port = a.addr.rsplit(":", 1)

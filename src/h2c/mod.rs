@@ -336,7 +336,10 @@ mod tests {
             declines("h2c", &too_long, Some(0)),
             Some("Connection lists more tokens than h2c takes")
         );
-        assert_eq!(declines("h2c", &[(good[0]), good[1], good[2]], Some(0)), None);
+        assert_eq!(
+            declines("h2c", &[(good[0]), good[1], good[2]], Some(0)),
+            None
+        );
         for (token, pairs, body_len, fault) in cases {
             let reason =
                 declines(token, pairs, *body_len).unwrap_or_else(|| panic!("{pairs:?} taken"));

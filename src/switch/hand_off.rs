@@ -58,6 +58,14 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         http2 = negotiated.is_http2(),
     );
     let live = registration.token();
+    // Copied now, so the server's read buffer is freed before the switch.
+    let head = crate::head::keep(parts, config.max_kept_head);
+    if head.1 > 0 {
+        tracing::debug!(
+            dropped = head.1,
+            "header fields past max_kept_head left out"
+        );
+    }
     let task = async move {
         let _admission = admission;
         let io = match tokio::time::timeout_at(deadline, on_upgrade).await {
@@ -71,7 +79,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
                 return;
             }
         };
-        let upgraded = Upgraded::new(io, parts, negotiated, extensions, body, shutdown);
+        let upgraded = Upgraded::new(io, head, negotiated, extensions, body, shutdown);
         tracing::debug!("connection upgraded");
         let _live = metrics::Live::start(live);
         match handler.oneshot(upgraded).await {
