@@ -112,26 +112,34 @@ impl Deflate {
             Some(state) => state,
             None => self.pool.compressor(self.server_bits, self.level),
         };
-        // Room for the payload plus the flush: anything longer does not
-        // shrink, and stops here instead of growing.
-        let mut out = Vec::with_capacity(payload.len() + TAIL.len() + 8);
+        // Room for what deflate makes of bytes that do not shrink (stored
+        // blocks: 5 bytes per 16 KiB) plus the flush, so that the state ends
+        // with nothing pending and can be reset.
+        let mut out = Vec::with_capacity(payload.len() + (payload.len() >> 10) + 64);
         let mut input = payload;
-        let shrank = loop {
+        let (shrank, drained) = loop {
             let before = state.total_in();
             if state
                 .compress_vec(input, &mut out, FlushCompress::Sync)
                 .is_err()
             {
-                break false;
+                break (false, false);
             }
             input = &input[(state.total_in() - before) as usize..];
             if out.len() == out.capacity() {
-                break false;
+                break (false, false);
             }
             if input.is_empty() {
-                break out.ends_with(&TAIL) && out.len() - TAIL.len() < payload.len();
+                let shrank = out.ends_with(&TAIL) && out.len() - TAIL.len() < payload.len();
+                break (shrank, true);
             }
         };
+        if !drained {
+            // zlib-rs 0.6.8 keeps the offset of undelivered output across
+            // `reset`, and the state panics on its next use ("buf.len() must
+            // fit in remaining()"): a state stopped midway is dropped.
+            return None;
+        }
         if !shrank {
             // Its window now holds a message the peer never saw: start over.
             state.reset();
@@ -287,6 +295,33 @@ mod tests {
             .collect();
         assert_eq!(server.compress(&noise), None);
         assert_eq!(server.compress(b""), None);
+    }
+
+    /// Regression: a compressor reset after a message that did not shrink
+    /// panicked inside zlib-rs on the next 64 KiB message (a never-reading
+    /// echo client sending random bytes brought the connection down).
+    #[test]
+    fn messages_that_do_not_shrink_leave_a_reusable_state() {
+        let mut server = pair("permessage-deflate; client_max_window_bits");
+        let mut x = 0x2545_f491_u32;
+        for _ in 0..4 {
+            let noise: Vec<u8> = (0..64 << 10)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            assert_eq!(server.compress(&noise), None);
+        }
+        let text = br#"{"user":"ada","text":"hello hello hello hello"}"#.repeat(100);
+        let wire = server.compress(&text).expect("JSON shrinks");
+        let mut client = pair("permessage-deflate");
+        client.client_bits = 15;
+        let mut out = Vec::new();
+        client.inflate(&wire, true, &mut out, 1 << 20).unwrap();
+        assert_eq!(out, text);
     }
 
     #[test]
