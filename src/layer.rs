@@ -5,17 +5,16 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use tower::Layer;
-use tower::{BoxError, Service};
 
 use crate::client::TrustedProxies;
 use crate::detect::ProtocolToken;
 use crate::error::ConfigError;
+use crate::handler::UpgradeHandler;
 use crate::lifecycle::{Connections, Slots};
 use crate::protocol::{Custom, Protocol};
 use crate::registry::{boxed_handler, Preference, Registration, Registry};
 use crate::rejection::{PlainTextRejection, RenderRejection};
 use crate::service::Upgrade;
-use crate::upgraded::Upgraded;
 
 /// The default bound on an upgrade request's body, read before switching.
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
@@ -43,7 +42,8 @@ pub(crate) struct Config {
 /// Requests that ask to switch to a registered protocol are answered with
 /// `101 Switching Protocols` (or `200` to an HTTP/2 extended CONNECT), and
 /// the connection is handed to that protocol's handler, a
-/// `tower::Service<Upgraded>`, in a task of its own. Every other request
+/// `tower::Service<Upgraded>` (see [`UpgradeHandler`](crate::UpgradeHandler)
+/// for the whole bound), in a task of its own. Every other request
 /// reaches the inner service untouched.
 ///
 /// ```
@@ -134,10 +134,7 @@ impl<R> UpgradeLayer<R> {
     pub fn register<P, H>(self, token: &str, protocol: P, handler: H) -> Self
     where
         P: Protocol,
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_register(token, protocol, handler)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -170,10 +167,7 @@ impl<R> UpgradeLayer<R> {
     ) -> Result<Self, ConfigError>
     where
         P: Protocol,
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.register_arc(token, Arc::new(protocol), handler)
     }
@@ -185,10 +179,7 @@ impl<R> UpgradeLayer<R> {
         handler: H,
     ) -> Result<Self, ConfigError>
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         let parsed = ProtocolToken::parse(token).ok_or_else(|| {
             ConfigError::new(format!(
@@ -240,10 +231,7 @@ impl<R> UpgradeLayer<R> {
     /// ```
     pub fn protocol<H>(self, token: &str, handler: H) -> Self
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_protocol(token, handler)
             .unwrap_or_else(|e| panic!("{e}"))
@@ -261,10 +249,7 @@ impl<R> UpgradeLayer<R> {
     /// ```
     pub fn try_protocol<H>(self, token: &str, handler: H) -> Result<Self, ConfigError>
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.try_register(token, Custom, handler)
     }
@@ -391,9 +376,20 @@ impl<R> UpgradeLayer<R> {
     }
 
     /// The `Retry-After` sent with `503` when a connection limit is reached
-    /// (5 s by default).
+    /// (5 s by default). `Retry-After` counts whole seconds (RFC 9110
+    /// §10.2.3), so a part of a second rounds up: 500 ms is sent as `1`,
+    /// never as `0`, which would invite the client straight back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new().retry_after(Duration::from_millis(1500)); // sent as `2`
+    /// # let _ = layer;
+    /// ```
     pub fn retry_after(mut self, after: Duration) -> Self {
-        self.config_mut().retry_after_secs = after.as_secs().try_into().unwrap_or(u32::MAX);
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        self.config_mut().retry_after_secs = secs.try_into().unwrap_or(u32::MAX);
         self
     }
 

@@ -15,6 +15,7 @@ mod future;
 #[cfg(feature = "h2c")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
 pub mod h2c;
+mod handler;
 mod head;
 mod layer;
 mod lifecycle;
@@ -42,6 +43,7 @@ pub use body::ResponseBody;
 pub use client::{ClientInfo, PeerAddr, TrustedProxies};
 pub use error::ConfigError;
 pub use future::ResponseFuture;
+pub use handler::UpgradeHandler;
 pub use head::DEFAULT_MAX_KEPT_HEAD;
 pub use layer::{UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_REQUEST_BODY};
 pub use lifecycle::{Connections, ShutdownSignal};

@@ -10,42 +10,20 @@
 //! | `tower_upgrade_connection_duration_seconds` | histogram | `protocol` |
 //!
 //! `protocol` is the registered token (`websocket`, `linecount/1`), never
-//! the client's spelling, so a client cannot grow the number of series.
+//! the client's spelling, so a client cannot grow the number of series; a
+//! `426` from `require_upgrade`, which chose no protocol, is counted with
+//! `protocol="none"`. `reason` is [`Rejection::metrics_label`](crate::Rejection::metrics_label): the table in
+//! `rejection.rs` gives every cause's.
 
-use crate::rejection::Rejection;
-
-/// The label of a rejection cause: its type's name in snake case.
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-pub(crate) fn reason_label(rejection: &Rejection) -> &'static str {
-    match rejection {
-        Rejection::UpgradeRequired(_) => "upgrade_required",
-        Rejection::ConnectionNotUpgradable(_) => "connection_not_upgradable",
-        #[cfg(feature = "websocket")]
-        Rejection::MethodNotAllowed(_) => "method_not_allowed",
-        #[cfg(feature = "websocket")]
-        Rejection::MissingHost(_) => "missing_host",
-        #[cfg(feature = "websocket")]
-        Rejection::InvalidWebSocketKey(_) => "invalid_websocket_key",
-        #[cfg(feature = "websocket")]
-        Rejection::MissingWebSocketVersion(_) => "missing_websocket_version",
-        #[cfg(feature = "websocket")]
-        Rejection::UnsupportedWebSocketVersion(_) => "unsupported_websocket_version",
-        #[cfg(feature = "websocket")]
-        Rejection::ForbiddenOrigin(_) => "forbidden_origin",
-        #[cfg(feature = "websocket")]
-        Rejection::NoSupportedSubprotocol(_) => "no_supported_subprotocol",
-        Rejection::BodyTooLarge(_) => "body_too_large",
-        Rejection::InvalidBody(_) => "invalid_body",
-        Rejection::TooManyConnections(_) => "too_many_connections",
-        Rejection::Custom(r) => r.metrics_label(),
-    }
-}
+/// The `protocol` label of a rejection that chose no protocol: the `426`
+/// of [`require_upgrade`](crate::UpgradeLayer::require_upgrade) to a request
+/// that asked for none of those offered.
+pub(crate) const NO_PROTOCOL: &str = "none";
 
 #[cfg(feature = "metrics")]
 mod enabled {
     use std::time::Instant;
 
-    use super::reason_label;
     use crate::rejection::Rejection;
 
     pub(crate) fn attempt(protocol: &str) {
@@ -62,7 +40,7 @@ mod enabled {
         metrics::counter!(
             "tower_upgrade_rejected_total",
             "protocol" => protocol.to_owned(),
-            "reason" => reason_label(rejection),
+            "reason" => rejection.metrics_label(),
         )
         .increment(1);
     }

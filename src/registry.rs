@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use http::{HeaderValue, Request};
 use tower::util::BoxCloneSyncService;
-use tower::{BoxError, Service, ServiceExt};
+use tower::{BoxError, ServiceExt};
 
 use crate::detect::{connect_protocol, offered_protocols, ProtocolToken, Via};
+use crate::handler::UpgradeHandler;
 use crate::lifecycle::Slots;
 use crate::protocol::Protocol;
 use crate::upgraded::Upgraded;
@@ -34,10 +35,7 @@ pub(crate) type Handler = BoxCloneSyncService<Upgraded, (), BoxError>;
 
 pub(crate) fn boxed_handler<H>(handler: H) -> Handler
 where
-    H: Service<Upgraded> + Clone + Send + Sync + 'static,
-    H::Response: Send + 'static,
-    H::Error: Into<BoxError> + 'static,
-    H::Future: Send + 'static,
+    H: UpgradeHandler,
 {
     BoxCloneSyncService::new(handler.map_response(drop).map_err(Into::into))
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Request, Response, Version};
 use http_body::Body;
 use tower::Service;
 
@@ -12,6 +12,7 @@ use crate::body::ResponseBody;
 use crate::detect::detect;
 use crate::future::ResponseFuture;
 use crate::layer::Config;
+use crate::metrics;
 use crate::protocol::Offer;
 use crate::rejection::{self, PlainTextRejection, RenderRejection, UpgradeRequired};
 use crate::switch::switch;
@@ -112,17 +113,18 @@ where
                 token,
                 req,
             ))),
-            None if self.config.require_upgrade => ResponseFuture::ready(self.reject_required()),
+            None if self.config.require_upgrade => {
+                ResponseFuture::ready(self.reject_required(req.version()))
+            }
             None => ResponseFuture::inner(self.inner.call(req)),
         }
     }
 }
 
 impl<S, R: RenderRejection> Upgrade<S, R> {
-    fn reject_required(&self) -> Response<Bytes> {
-        rejection::respond(
-            &self.renderer,
-            UpgradeRequired::new(self.config.offered.clone()).into(),
-        )
+    fn reject_required(&self, version: Version) -> Response<Bytes> {
+        let rejection = UpgradeRequired::new(self.config.offered.clone()).into();
+        metrics::rejected(metrics::NO_PROTOCOL, &rejection);
+        rejection::respond(&self.renderer, rejection, version)
     }
 }

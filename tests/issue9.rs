@@ -173,3 +173,194 @@ async fn defect_05_graceful_shutdown_waits_for_every_layer_under_one_deadline() 
     );
     drop(clients);
 }
+
+/// The layer's own response to `req`, before hyper sees it: what hyper
+/// would strip with a warning is still there to be seen.
+async fn respond_to(
+    layer: &UpgradeLayer,
+    req: Request<String>,
+) -> Response<tower_upgrade::ResponseBody<Full<Bytes>>> {
+    use tower::ServiceExt;
+    layer.layer(inner::<String>()).oneshot(req).await.unwrap()
+}
+
+async fn body_text<B: http_body::Body>(response: Response<B>) -> String
+where
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+/// Defect 3: over HTTP/2, the 426 of `require_upgrade` carried `Upgrade`
+/// and `Connection`, which RFC 9113 §8.2.2 forbids (hyper strips them with
+/// a warning). Now it is a plain 426 with its reason; over HTTP/1.1 it
+/// keeps both.
+#[tokio::test]
+async fn defect_03_a_required_upgrade_over_http2_is_a_plain_426() {
+    let layer = UpgradeLayer::new()
+        .protocol("p/1", service_fn(done))
+        .require_upgrade(true);
+    let plain = |version| {
+        Request::get("http://x/")
+            .version(version)
+            .body(String::new())
+            .unwrap()
+    };
+
+    let response = respond_to(&layer, plain(http::Version::HTTP_2)).await;
+    assert_eq!(response.status(), 426);
+    assert!(!response.headers().contains_key("upgrade"));
+    assert!(!response.headers().contains_key("connection"));
+    assert_eq!(
+        body_text(response).await,
+        "this resource requires a protocol upgrade; see the Upgrade header"
+    );
+
+    let response = respond_to(&layer, plain(http::Version::HTTP_11)).await;
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["upgrade"], "p/1");
+    assert_eq!(response.headers()["connection"], "upgrade");
+}
+
+/// Defect 3, the version mismatch: a WebSocket version other than 13 over
+/// HTTP/2 extended CONNECT got `Upgrade: websocket` and `Connection`. Now
+/// only `Sec-WebSocket-Version: 13` (RFC 6455 §4.4, RFC 8441 §5).
+#[cfg(feature = "websocket")]
+#[tokio::test]
+async fn defect_03_a_websocket_version_mismatch_over_http2_names_no_upgrade() {
+    use tower_upgrade::websocket::WebSocketConfig;
+    let layer = UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(done));
+    let mut req = Request::connect("https://x/chat")
+        .version(http::Version::HTTP_2)
+        .header("sec-websocket-version", "8")
+        .body(String::new())
+        .unwrap();
+    req.extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+
+    let response = respond_to(&layer, req).await;
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["sec-websocket-version"], "13");
+    assert!(!response.headers().contains_key("upgrade"));
+    assert!(!response.headers().contains_key("connection"));
+}
+
+/// Defect 6: a second `websocket()` on one layer panics, as its `# Panics`
+/// section says, with a message that names the cause.
+#[cfg(feature = "websocket")]
+#[test]
+#[should_panic(expected = "\"websocket\" is registered twice")]
+fn defect_06_websocket_registered_twice_panics_with_a_clear_message() {
+    use tower_upgrade::websocket::WebSocketConfig;
+    let _ = UpgradeLayer::new()
+        .websocket(WebSocketConfig::new(), service_fn(done))
+        .websocket(WebSocketConfig::new(), service_fn(done));
+}
+
+/// Defect 9: `OriginPolicy::AllowList` held a type no user could name.
+#[cfg(feature = "websocket")]
+#[test]
+fn defect_09_the_allow_list_can_be_named_and_asked() {
+    use tower_upgrade::websocket::{AllowList, OriginPolicy};
+    let policy = OriginPolicy::allow_list(["https://app.example.com"]).unwrap();
+    let OriginPolicy::AllowList(list) = &policy else {
+        panic!("allow_list built {policy:?}");
+    };
+    let list: &AllowList = list;
+    assert!(list.allows("https://app.example.com"));
+    assert!(list.allows("https://APP.example.com:443"));
+    assert!(!list.allows("http://app.example.com"));
+    assert!(!list.allows("null"));
+}
+
+/// Defect 10: the 426 of `require_upgrade` was never counted, so the
+/// `upgrade_required` reason could not appear.
+#[cfg(feature = "metrics")]
+#[test]
+fn defect_10_a_required_upgrade_is_counted() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let layer = UpgradeLayer::new()
+        .protocol("p/1", service_fn(done))
+        .require_upgrade(true);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let status = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let request = Request::get("/").body(String::new()).unwrap();
+            respond_to(&layer, request).await.status()
+        })
+    });
+    assert_eq!(status, 426);
+    let counted: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "tower_upgrade_rejected_total")
+        .map(|(key, _, _, value)| {
+            let mut labels: Vec<_> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            (labels, value)
+        })
+        .collect();
+    assert_eq!(
+        counted,
+        vec![(
+            vec![
+                "protocol=none".to_owned(),
+                "reason=upgrade_required".to_owned()
+            ],
+            DebugValue::Counter(1)
+        )]
+    );
+}
+
+/// Defect 11: `retry_after` rounded a part of a second down, so 500 ms was
+/// sent as `Retry-After: 0`, inviting the client straight back.
+#[tokio::test]
+async fn defect_11_retry_after_rounds_up() {
+    for (after, sent) in [(500, "1"), (1000, "1"), (1001, "2"), (0, "0")] {
+        let layer = UpgradeLayer::new()
+            .protocol("p/1", service_fn(done))
+            .max_connections(0)
+            .retry_after(Duration::from_millis(after));
+        let response = testing::send(layer.layer(inner()), upgrade_request("p/1"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], sent, "{after} ms");
+    }
+}
+
+/// Defect 2: `Error::source()` of a rejection returned the cause inside,
+/// whose text is the rejection's own, so an error chain printed it twice.
+#[tokio::test]
+async fn defect_02_an_error_chain_says_a_rejection_once() {
+    // Outside a hyper server there is no upgrade handle: a 501.
+    let layer = UpgradeLayer::new().protocol("p/1", service_fn(done));
+    let response = respond_to(&layer, upgrade_request("p/1")).await;
+    let rejection = response
+        .extensions()
+        .get::<tower_upgrade::Rejection>()
+        .expect("the rejection rides in the extensions")
+        .clone();
+    let error: tower::BoxError = rejection.into();
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain = format!("{chain}: {cause}");
+        source = cause.source();
+    }
+    assert_eq!(
+        chain,
+        "this connection cannot be upgraded: the server was not started with upgrade support"
+    );
+}

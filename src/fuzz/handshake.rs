@@ -232,7 +232,7 @@ fn reference_before_origin(req: &Request<()>, via: Via) -> Result<(), StatusCode
 
 /// The headers RFC 6455 and RFC 9110 require on each rejection.
 fn check_rejection_headers(rejection: &crate::Rejection) {
-    let headers = rejection.required_headers();
+    let headers = rejection.required_headers(http::Version::HTTP_11);
     match rejection.status() {
         StatusCode::UPGRADE_REQUIRED => assert_eq!(headers["sec-websocket-version"], "13"),
         StatusCode::METHOD_NOT_ALLOWED => assert_eq!(headers["allow"], "GET"),

@@ -42,6 +42,7 @@ where
     let registered = config.registry.entries[index].token();
     metrics::attempt(&registered);
     let mut req = req;
+    let version = req.version();
     let client = ClientInfo::resolve(req.headers(), req.extensions(), &config.trusted_proxies);
     let client_addr = client.addr();
     req.extensions_mut().insert(client);
@@ -53,7 +54,7 @@ where
         Err(rejection) => {
             metrics::rejected(&registered, &rejection);
             trace_rejection(&token, client_addr, &rejection);
-            rejection::respond(&renderer, rejection)
+            rejection::respond(&renderer, rejection, version)
         }
     }
 }

@@ -55,7 +55,7 @@ pub use config::{FrameLimits, WebSocketConfig};
 #[cfg_attr(docsrs, doc(cfg(any(feature = "yawc", feature = "deflate"))))]
 pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
-pub use origin::OriginPolicy;
+pub use origin::{AllowList, OriginPolicy};
 pub use rejection::{
     ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
     NoSupportedSubprotocol, UnsupportedWebSocketVersion,

@@ -43,10 +43,33 @@ pub enum OriginPolicy {
     Any,
 }
 
-/// The origins of [`OriginPolicy::AllowList`].
+/// The origins of [`OriginPolicy::AllowList`], built by
+/// [`OriginPolicy::allow_list`].
+///
+/// ```
+/// use tower_upgrade::websocket::{AllowList, OriginPolicy};
+///
+/// let policy = OriginPolicy::allow_list(["https://*.example.com"])?;
+/// let list: &AllowList = match &policy {
+///     OriginPolicy::AllowList(list) => list,
+///     _ => unreachable!(),
+/// };
+/// assert!(list.allows("https://app.example.com"));
+/// assert!(!list.allows("https://example.com"));
+/// # Ok::<_, tower_upgrade::ConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct AllowList {
     patterns: Arc<[Pattern]>,
+}
+
+impl AllowList {
+    /// Whether `origin` (a serialized `Origin` header value,
+    /// `scheme://host[:port]`) is in the list. `null` and anything that is
+    /// not an origin are not.
+    pub fn allows(&self, origin: &str) -> bool {
+        Origin::parse(origin).is_some_and(|o| self.patterns.iter().any(|p| p.matches(&o)))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

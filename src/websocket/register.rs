@@ -1,10 +1,8 @@
 //! `UpgradeLayer::websocket`: WebSocket registers itself the way any
 //! protocol does, through the public [`Protocol`](crate::Protocol) trait.
 
-use tower::{BoxError, Service};
-
 use super::WebSocketConfig;
-use crate::{UpgradeLayer, Upgraded};
+use crate::{UpgradeHandler, UpgradeLayer};
 
 impl<R> UpgradeLayer<R> {
     /// Offers WebSocket (RFC 6455, and RFC 8441 over HTTP/2) with `config`;
@@ -28,10 +26,7 @@ impl<R> UpgradeLayer<R> {
     #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
     pub fn websocket<H>(self, config: WebSocketConfig, handler: H) -> Self
     where
-        H: Service<Upgraded> + Clone + Send + Sync + 'static,
-        H::Response: Send + 'static,
-        H::Error: Into<BoxError> + 'static,
-        H::Future: Send + 'static,
+        H: UpgradeHandler,
     {
         self.register("websocket", config, handler)
     }

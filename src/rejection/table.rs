@@ -1,0 +1,130 @@
+//! The macro that turns the table of causes (in `rejection.rs`) into the
+//! [`Rejection`](crate::Rejection) enum, each cause's `status`, `reason`,
+//! `metrics_label`, `Display`, `Error` and `From`, and the matches over
+//! every variant. Nothing about a cause is written twice.
+
+macro_rules! rejections {
+    (
+        custom $custom:ident($custom_ty:ident);
+        $(
+            $(#[cfg($cfg:meta)])?
+            $name:ident => $status:ident, $label:literal, $reason:literal;
+        )*
+    ) => {
+        /// Why an upgrade was refused. Put in the extensions of every
+        /// rejection response.
+        ///
+        /// ```
+        /// use tower_upgrade::Rejection;
+        ///
+        /// fn log(rejection: &Rejection) {
+        ///     eprintln!("{} {} ({})", rejection.status(), rejection, rejection.metrics_label());
+        /// }
+        /// ```
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub enum Rejection {
+            $(
+                #[doc = concat!("See [`", stringify!($name), "`].")]
+                $(#[cfg($cfg)] #[cfg_attr(docsrs, doc(cfg($cfg)))])?
+                $name($name),
+            )*
+            #[doc = concat!("See [`", stringify!($custom_ty), "`]: a protocol's own refusal.")]
+            $custom($custom_ty),
+        }
+
+        $(
+            $(#[cfg($cfg)])?
+            impl $name {
+                /// The status code of the response.
+                pub fn status(&self) -> ::http::StatusCode {
+                    ::http::StatusCode::$status
+                }
+
+                /// The reason, in words, sent as the response body.
+                pub fn reason(&self) -> &'static str {
+                    $reason
+                }
+
+                /// The `reason` label of `tower_upgrade_rejected_total`
+                /// (feature `metrics`).
+                pub fn metrics_label(&self) -> &'static str {
+                    $label
+                }
+            }
+
+            $(#[cfg($cfg)])?
+            impl ::std::fmt::Display for $name {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str($reason)
+                }
+            }
+
+            $(#[cfg($cfg)])?
+            impl ::std::error::Error for $name {}
+
+            $(#[cfg($cfg)])?
+            impl From<$name> for Rejection {
+                fn from(r: $name) -> Self {
+                    Rejection::$name(r)
+                }
+            }
+        )*
+
+        impl From<$custom_ty> for Rejection {
+            fn from(r: $custom_ty) -> Self {
+                Rejection::$custom(r)
+            }
+        }
+
+        impl Rejection {
+            /// The status code of the response.
+            pub fn status(&self) -> ::http::StatusCode {
+                match self {
+                    $($(#[cfg($cfg)])? Rejection::$name(_) => ::http::StatusCode::$status,)*
+                    Rejection::$custom(r) => r.status(),
+                }
+            }
+
+            /// The reason, in words, sent as the response body.
+            pub fn reason(&self) -> &str {
+                match self {
+                    $($(#[cfg($cfg)])? Rejection::$name(_) => $reason,)*
+                    Rejection::$custom(r) => r.reason(),
+                }
+            }
+
+            /// The `reason` label of `tower_upgrade_rejected_total` (feature
+            /// `metrics`): the cause's name in snake case, or the label a
+            /// [`CustomRejection`] was given.
+            ///
+            /// ```
+            /// use http::StatusCode;
+            /// use tower_upgrade::{CustomRejection, Rejection};
+            ///
+            /// let rejection = Rejection::from(
+            ///     CustomRejection::new(StatusCode::BAD_REQUEST, "bad line length").label("bad_line"),
+            /// );
+            /// assert_eq!(rejection.metrics_label(), "bad_line");
+            /// ```
+            pub fn metrics_label(&self) -> &'static str {
+                match self {
+                    $($(#[cfg($cfg)])? Rejection::$name(_) => $label,)*
+                    Rejection::$custom(r) => r.metrics_label(),
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for Rejection {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.reason())
+            }
+        }
+
+        /// No `source`: the cause inside says the same words, and an error
+        /// chain would print them twice.
+        impl ::std::error::Error for Rejection {}
+    };
+}
+
+pub(super) use rejections;

@@ -1,0 +1,181 @@
+#![allow(clippy::type_complexity)] // tables of cases
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{Response, StatusCode, Version};
+
+use super::*;
+
+fn every_rejection() -> Vec<(
+    Rejection,
+    u16,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+)> {
+    #[allow(unused_mut)] // without the websocket feature
+    let mut table: Vec<(Rejection, u16, &str, Option<(&str, &str)>)> = vec![
+        (
+            UpgradeRequired::new(HeaderValue::from_static("websocket")).into(),
+            426,
+            "upgrade_required",
+            Some(("upgrade", "websocket")),
+        ),
+        (
+            ConnectionNotUpgradable.into(),
+            501,
+            "connection_not_upgradable",
+            None,
+        ),
+        (BodyTooLarge.into(), 413, "body_too_large", None),
+        (InvalidBody.into(), 400, "invalid_body", None),
+        (
+            TooManyConnections::new(5).into(),
+            503,
+            "too_many_connections",
+            Some(("retry-after", "5")),
+        ),
+        (
+            CustomRejection::new(StatusCode::IM_A_TEAPOT, "short and stout")
+                .header(
+                    HeaderName::from_static("x-spout"),
+                    HeaderValue::from_static("1"),
+                )
+                .label("teapot")
+                .into(),
+            418,
+            "teapot",
+            Some(("x-spout", "1")),
+        ),
+    ];
+    #[cfg(feature = "websocket")]
+    table.extend([
+        (
+            MethodNotAllowed.into(),
+            405,
+            "method_not_allowed",
+            Some(("allow", "GET")),
+        ),
+        (MissingHost.into(), 400, "missing_host", None),
+        (
+            InvalidWebSocketKey.into(),
+            400,
+            "invalid_websocket_key",
+            None,
+        ),
+        (
+            MissingWebSocketVersion.into(),
+            400,
+            "missing_websocket_version",
+            Some(("sec-websocket-version", "13")),
+        ),
+        (
+            UnsupportedWebSocketVersion.into(),
+            426,
+            "unsupported_websocket_version",
+            Some(("sec-websocket-version", "13")),
+        ),
+        (ForbiddenOrigin.into(), 403, "forbidden_origin", None),
+        (
+            NoSupportedSubprotocol.into(),
+            400,
+            "no_supported_subprotocol",
+            None,
+        ),
+    ]);
+    table
+}
+
+#[test]
+fn every_rejection_has_status_reason_label_and_required_headers() {
+    for (rejection, status, label, header) in every_rejection() {
+        let response = respond(&PlainTextRejection, rejection.clone(), Version::HTTP_11);
+        assert_eq!(response.status(), status, "{rejection:?}");
+        assert_eq!(response.body().as_ref(), rejection.reason().as_bytes());
+        assert_eq!(rejection.to_string(), rejection.reason());
+        assert_eq!(rejection.metrics_label(), label);
+        if let Some((name, value)) = header {
+            assert_eq!(response.headers()[name], value, "{rejection:?}");
+        }
+        assert_eq!(response.extensions().get::<Rejection>(), Some(&rejection));
+    }
+}
+
+/// Defect 2 of issue 9: `source()` returned the cause inside, whose text
+/// is the rejection's own, so an error chain printed it twice.
+#[test]
+fn an_error_chain_says_each_reason_once() {
+    use std::error::Error;
+    for (rejection, ..) in every_rejection() {
+        let mut chain = rejection.to_string();
+        let mut source = rejection.source();
+        while let Some(cause) = source {
+            chain = format!("{chain}: {cause}");
+            source = cause.source();
+        }
+        assert_eq!(chain, rejection.reason(), "{rejection:?}");
+    }
+}
+
+/// Defect 3 of issue 9: over HTTP/2 no rejection carries a header RFC 9113
+/// §8.2.2 forbids; a required upgrade is a plain 426 with its reason.
+#[test]
+fn over_http2_no_rejection_carries_connection_specific_headers() {
+    let connection_specific = [
+        "connection",
+        "upgrade",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+    ];
+    let h1_only = |name: &str| connection_specific.contains(&name);
+    for (rejection, status, _, header) in every_rejection() {
+        let response = respond(&PlainTextRejection, rejection.clone(), Version::HTTP_2);
+        assert_eq!(response.status(), status, "{rejection:?}");
+        assert_eq!(response.body().as_ref(), rejection.reason().as_bytes());
+        for name in connection_specific {
+            assert!(
+                !response.headers().contains_key(name),
+                "{rejection:?} carries {name} over HTTP/2"
+            );
+        }
+        if let Some((name, value)) = header.filter(|(name, _)| !h1_only(name)) {
+            assert_eq!(response.headers()[name], value, "{rejection:?}");
+        }
+    }
+    // A renderer's or a protocol's own headers are cleaned too.
+    let renderer = |r: &Rejection| {
+        Response::builder()
+            .status(r.status())
+            .header("connection", "keep-alive, x-hop")
+            .header("x-hop", "1")
+            .header("upgrade", "websocket")
+            .header("te", "gzip")
+            .header("x-kept", "1")
+            .body(Bytes::new())
+            .unwrap()
+    };
+    let custom = CustomRejection::new(StatusCode::BAD_REQUEST, "no").header(
+        http::header::UPGRADE,
+        HeaderValue::from_static("linecount/1"),
+    );
+    let response = respond(&renderer, custom.into(), Version::HTTP_2);
+    assert_eq!(response.headers().len(), 1, "{:?}", response.headers());
+    assert_eq!(response.headers()["x-kept"], "1");
+}
+
+#[test]
+fn custom_renderer_keeps_required_headers() {
+    let renderer = |r: &Rejection| {
+        let mut res = Response::new(Bytes::from_static(b"{}"));
+        *res.status_mut() = r.status();
+        res
+    };
+    let response = respond(
+        &renderer,
+        TooManyConnections::new(3).into(),
+        Version::HTTP_11,
+    );
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "3");
+    assert_eq!(response.body().as_ref(), b"{}");
+}
