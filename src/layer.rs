@@ -296,7 +296,7 @@ impl<R> UpgradeLayer<R> {
         self
     }
 
-    /// The most of the request head that [`Upgraded::parts`] keeps for the
+    /// The most of the request head that [`Upgraded::parts`](crate::Upgraded::parts) keeps for the
     /// life of the connection (16 KiB by default, [`DEFAULT_MAX_KEPT_HEAD`]),
     /// counted as HTTP/2 counts a header list: each field's name and value
     /// plus 32 bytes (RFC 9113 §6.5.2), and the target. Method, target,
