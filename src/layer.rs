@@ -6,7 +6,7 @@ use std::time::Duration;
 use http::HeaderValue;
 use tower::Layer;
 
-use crate::client::TrustedProxies;
+use crate::client::{HandshakeRate, TrustedProxies};
 use crate::detect::ProtocolToken;
 use crate::error::ConfigError;
 use crate::handler::UpgradeHandler;
@@ -20,6 +20,9 @@ use crate::service::Upgrade;
 pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
 /// The default time allowed from the request to the switched connection.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default bound on upgrades between detection and hand-off (see
+/// [`UpgradeLayer::max_handshakes_in_progress`]).
+pub const DEFAULT_MAX_HANDSHAKES_IN_PROGRESS: usize = 1024;
 
 #[derive(Clone)]
 pub(crate) struct Config {
@@ -35,6 +38,17 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     pub(crate) connections: Connections,
     pub(crate) trusted_proxies: TrustedProxies,
+    /// Upgrades between detection and hand-off, all clients together.
+    pub(crate) max_handshakes: usize,
+    pub(crate) per_client: PerClientLimits,
+}
+
+/// This layer's limits per client address; all off by default.
+#[derive(Clone, Debug)]
+pub(crate) struct PerClientLimits {
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) max_handshakes: Option<usize>,
+    pub(crate) rate: Option<Arc<HandshakeRate>>,
 }
 
 /// Accepts protocol upgrades in front of an HTTP service.
@@ -90,6 +104,8 @@ impl<R> std::fmt::Debug for UpgradeLayer<R> {
             .field("require_upgrade", &self.config.require_upgrade)
             .field("max_request_body", &self.config.max_request_body)
             .field("handshake_timeout", &self.config.handshake_timeout)
+            .field("max_handshakes_in_progress", &self.config.max_handshakes)
+            .field("per_client", &self.config.per_client)
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +125,12 @@ impl UpgradeLayer {
                 max_connections: usize::MAX,
                 connections: Connections::default(),
                 trusted_proxies: TrustedProxies::default(),
+                max_handshakes: DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
+                per_client: PerClientLimits {
+                    max_connections: None,
+                    max_handshakes: None,
+                    rate: None,
+                },
             }),
             renderer: PlainTextRejection,
         }
@@ -372,6 +394,82 @@ impl<R> UpgradeLayer<R> {
             .find(|r| r.token().eq_ignore_ascii_case(token))
             .unwrap_or_else(|| panic!("{token:?} is not a registered protocol"));
         registration.slots = Arc::new(registration.slots.with_max(max));
+        self
+    }
+
+    /// The most upgraded connections live at once from one client address
+    /// (see [`ClientInfo::addr`](crate::ClientInfo::addr): behind a trusted
+    /// proxy, the client's; an IPv6 client counts by its /64). Past it, the
+    /// client's upgrades get `429 Too Many Requests` with `Retry-After`
+    /// while other clients still connect. Off by default.
+    ///
+    /// Without a known peer address (no [`PeerAddr`](crate::PeerAddr) or
+    /// axum `ConnectInfo`), no per-client limit applies.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new().max_connections_per_client(20);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_connections_per_client(mut self, max: usize) -> Self {
+        self.config_mut().per_client.max_connections = Some(max);
+        self
+    }
+
+    /// At most `per_second` upgrade attempts per second from one client
+    /// address on average, and `burst` at once: a token bucket per client
+    /// (GCRA). Past it, `429 Too Many Requests` with `Retry-After` saying
+    /// when the next token is there. `per_second == 0` turns it off (the
+    /// default); a `burst` of 0 counts as 1.
+    ///
+    /// Only the buckets of clients seen within the last
+    /// `burst / per_second` seconds are kept: the others are full again,
+    /// like a new client's, and are dropped every 1,024 attempts, so memory
+    /// follows the recent clients, not all the addresses ever seen.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// // 5 upgrades per second per client, up to 20 in a burst.
+    /// let layer = UpgradeLayer::new().handshake_rate_per_client(5, 20);
+    /// # let _ = layer;
+    /// ```
+    pub fn handshake_rate_per_client(mut self, per_second: u32, burst: u32) -> Self {
+        self.config_mut().per_client.rate = std::num::NonZeroU32::new(per_second).map(|rate| {
+            let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
+            Arc::new(HandshakeRate::new(rate, burst))
+        });
+        self
+    }
+
+    /// The most upgrades between detection and hand-off at once: reading
+    /// their request body (up to [`max_request_body`](Self::max_request_body),
+    /// up to the [`handshake_timeout`](Self::handshake_timeout)) or waiting
+    /// for the switched connection. Past it, `503` with `Retry-After`,
+    /// before the body is read. 1,024 by default
+    /// ([`DEFAULT_MAX_HANDSHAKES_IN_PROGRESS`]): the memory they can hold is
+    /// at most this many bodies (h2c keeps its body; other protocols drop it
+    /// as it is read).
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new()
+    ///     .max_handshakes_in_progress(256)
+    ///     .max_handshakes_in_progress_per_client(8);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_handshakes_in_progress(mut self, max: usize) -> Self {
+        self.config_mut().max_handshakes = max;
+        self
+    }
+
+    /// The most upgrades in progress at once from one client address (see
+    /// [`max_handshakes_in_progress`](Self::max_handshakes_in_progress));
+    /// past it, `429` with `Retry-After`. Off by default.
+    pub fn max_handshakes_in_progress_per_client(mut self, max: usize) -> Self {
+        self.config_mut().per_client.max_handshakes = Some(max);
         self
     }
 

@@ -45,13 +45,17 @@ pub use error::ConfigError;
 pub use future::ResponseFuture;
 pub use handler::UpgradeHandler;
 pub use head::DEFAULT_MAX_KEPT_HEAD;
-pub use layer::{UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_REQUEST_BODY};
+pub use layer::{
+    UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
+    DEFAULT_MAX_REQUEST_BODY,
+};
 pub use lifecycle::{Connections, ShutdownSignal};
 pub use protocol::{Accepted, Offer, Protocol};
 pub use registry::Preference;
 pub use rejection::{
-    BodyTooLarge, ConnectionNotUpgradable, CustomRejection, InvalidBody, PlainTextRejection,
-    Rejection, RenderRejection, TooManyConnections, UpgradeRequired,
+    BodyTooLarge, ConnectionNotUpgradable, CustomRejection, HandshakeRateLimited, InvalidBody,
+    PlainTextRejection, Rejection, RenderRejection, TooManyConnections,
+    TooManyConnectionsPerClient, TooManyHandshakes, TooManyHandshakesPerClient, UpgradeRequired,
 };
 #[cfg(any(feature = "h2c", feature = "serve"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "h2c", feature = "serve"))))]

@@ -7,6 +7,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::client::{ClientKey, ClientPlace, PerClient};
+use crate::metrics;
+
 /// A handle on the upgraded connections of one [`UpgradeLayer`](crate::UpgradeLayer)
 /// (and every service it built): how many are live, and a graceful shutdown.
 ///
@@ -35,6 +38,11 @@ struct Inner {
     active: Arc<AtomicUsize>,
     /// Each registered protocol's token and count, for `active_for`.
     protocols: Mutex<Vec<(Box<str>, Arc<AtomicUsize>)>>,
+    /// Upgrades between detection and hand-off (body read, waiting for the
+    /// switched IO).
+    handshakes: Arc<AtomicUsize>,
+    client_live: Arc<PerClient>,
+    client_handshakes: Arc<PerClient>,
 }
 
 impl Default for Connections {
@@ -45,6 +53,9 @@ impl Default for Connections {
                 shutdown: CancellationToken::new(),
                 active: Arc::new(AtomicUsize::new(0)),
                 protocols: Mutex::new(Vec::new()),
+                handshakes: Arc::new(AtomicUsize::new(0)),
+                client_live: Arc::default(),
+                client_handshakes: Arc::default(),
             }),
         }
     }
@@ -77,6 +88,19 @@ impl Connections {
             .iter()
             .find(|(t, _)| t.eq_ignore_ascii_case(token))
             .map_or(0, |(_, active)| active.load(Ordering::Acquire))
+    }
+
+    /// How many upgrades are between detection and hand-off now: reading
+    /// their request body or waiting for the switched connection. They count
+    /// against [`max_handshakes_in_progress`](crate::UpgradeLayer::max_handshakes_in_progress).
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// assert_eq!(UpgradeLayer::new().connections().handshakes_in_progress(), 0);
+    /// ```
+    pub fn handshakes_in_progress(&self) -> usize {
+        self.inner.handshakes.load(Ordering::Acquire)
     }
 
     /// Signals every live handler through its [`ShutdownSignal`], and refuses
@@ -121,20 +145,101 @@ impl Connections {
         &self.inner.tracker
     }
 
-    /// Takes a place in the global count (of which the layer allows `max`)
-    /// and in `protocol`'s, or `None` when either is full or the server is
-    /// shutting down. The limits are the calling layer's configuration; only
-    /// the counts are shared with the layer's clones.
-    pub(crate) fn admit(&self, max: usize, protocol: &Slots) -> Option<Admission> {
-        if self.is_shutting_down() {
-            return None;
+    /// Whether [`admit`](Self::admit) would succeed now, without taking
+    /// anything: checked before the request body is read, so a full or
+    /// closing server does not read bodies only to refuse them.
+    pub(crate) fn has_room(
+        &self,
+        max: usize,
+        protocol: &Slots,
+        client: Option<(ClientKey, usize)>,
+    ) -> Result<(), Full> {
+        if self.is_shutting_down()
+            || self.active() >= max
+            || protocol.active.load(Ordering::Acquire) >= protocol.max
+        {
+            return Err(Full::Server);
         }
-        let global = Place::take(&self.inner.active, max)?;
-        let own = Place::take(&protocol.active, protocol.max)?;
-        Some(Admission {
+        match client {
+            Some((key, max)) if !self.inner.client_live.has_room(key, max) => Err(Full::Client),
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes a place in the global count (of which the layer allows `max`),
+    /// in `protocol`'s and in the client's (of which it allows the given
+    /// number), or says which is full; the server is full while shutting
+    /// down. The limits are the calling layer's configuration; only the
+    /// counts are shared with the layer's clones.
+    pub(crate) fn admit(
+        &self,
+        max: usize,
+        protocol: &Slots,
+        client: Option<(ClientKey, usize)>,
+    ) -> Result<Admission, Full> {
+        if self.is_shutting_down() {
+            return Err(Full::Server);
+        }
+        let global = Place::take(&self.inner.active, max).ok_or(Full::Server)?;
+        let own = Place::take(&protocol.active, protocol.max).ok_or(Full::Server)?;
+        let client = match client {
+            Some((key, max)) => Some(self.inner.client_live.take(key, max).ok_or(Full::Client)?),
+            None => None,
+        };
+        Ok(Admission {
             _places: [global, own],
+            _client: client,
         })
     }
+
+    /// Takes a place among the handshakes in progress (of which the layer
+    /// allows `max`, and the client the given number).
+    pub(crate) fn begin_handshake(
+        &self,
+        max: usize,
+        client: Option<(ClientKey, usize)>,
+    ) -> Result<Handshake, Full> {
+        let place = Place::take(&self.inner.handshakes, max).ok_or(Full::Server)?;
+        let client = match client {
+            Some((key, max)) => Some(
+                self.inner
+                    .client_handshakes
+                    .take(key, max)
+                    .ok_or(Full::Client)?,
+            ),
+            None => None,
+        };
+        Ok(Handshake {
+            _place: place,
+            _client: client,
+            _gauge: metrics::HandshakeInProgress::start(),
+        })
+    }
+
+    /// How many clients hold a live connection, and a handshake in progress.
+    #[cfg(test)]
+    pub(crate) fn clients_tracked(&self) -> (usize, usize) {
+        (
+            self.inner.client_live.clients(),
+            self.inner.client_handshakes.clients(),
+        )
+    }
+}
+
+/// Which count refused a place: the server's (`503`) or the client's
+/// (`429`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Full {
+    Server,
+    Client,
+}
+
+/// Held from detection to hand-off: a place among the handshakes in
+/// progress.
+pub(crate) struct Handshake {
+    _place: Place,
+    _client: Option<ClientPlace>,
+    _gauge: metrics::HandshakeInProgress,
 }
 
 /// The count and limit of one registered protocol.
@@ -189,6 +294,7 @@ impl Drop for Place {
 /// Held by the task of one upgraded connection: its places in the counts.
 pub(crate) struct Admission {
     _places: [Place; 2],
+    _client: Option<ClientPlace>,
 }
 
 /// Resolves when the server asks upgraded connections to wind down
@@ -232,15 +338,28 @@ mod tests {
         let connections = Connections::default();
         let ws = Slots::new(1);
         let other = Slots::new(usize::MAX);
-        let a = connections.admit(2, &ws).expect("first websocket");
-        assert!(connections.admit(2, &ws).is_none(), "websocket limit is 1");
+        let a = connections.admit(2, &ws, None).expect("first websocket");
+        assert!(
+            connections.admit(2, &ws, None).is_err(),
+            "websocket limit is 1"
+        );
         assert_eq!(
             connections.active(),
             1,
             "a refused admission gives its place back"
         );
-        let b = connections.admit(2, &other).expect("second connection");
-        assert!(connections.admit(2, &other).is_none(), "global limit is 2");
+        let b = connections
+            .admit(2, &other, None)
+            .expect("second connection");
+        assert_eq!(
+            connections.has_room(2, &other, None),
+            Err(Full::Server),
+            "global limit is 2"
+        );
+        assert!(
+            connections.admit(2, &other, None).is_err(),
+            "global limit is 2"
+        );
         assert_eq!(
             (connections.active(), ws.active(), other.active()),
             (2, 1, 1)
@@ -253,8 +372,44 @@ mod tests {
         );
         connections.shutdown();
         assert!(
-            connections.admit(2, &other).is_none(),
+            connections.admit(2, &other, None).is_err(),
             "no admission after shutdown"
         );
+        assert_eq!(connections.has_room(2, &other, None), Err(Full::Server));
+    }
+
+    #[test]
+    fn per_client_places_and_handshakes() {
+        let connections = Connections::default();
+        let any = Slots::new(usize::MAX);
+        let a = ClientKey::from_ip("192.0.2.1".parse().unwrap());
+        let b = ClientKey::from_ip("192.0.2.2".parse().unwrap());
+        let a1 = connections.admit(10, &any, Some((a, 1))).unwrap();
+        assert_eq!(
+            connections.has_room(10, &any, Some((a, 1))),
+            Err(Full::Client)
+        );
+        assert!(matches!(
+            connections.admit(10, &any, Some((a, 1))),
+            Err(Full::Client)
+        ));
+        assert_eq!(connections.active(), 1, "the refused place was given back");
+        let b1 = connections.admit(10, &any, Some((b, 1))).unwrap();
+
+        let h1 = connections.begin_handshake(2, Some((a, 1))).unwrap();
+        assert!(matches!(
+            connections.begin_handshake(2, Some((a, 1))),
+            Err(Full::Client)
+        ));
+        let h2 = connections.begin_handshake(2, Some((b, 1))).unwrap();
+        assert!(matches!(
+            connections.begin_handshake(2, None),
+            Err(Full::Server)
+        ));
+        assert_eq!(connections.handshakes_in_progress(), 2);
+        assert_eq!(connections.clients_tracked(), (2, 2));
+        drop((a1, b1, h1, h2));
+        assert_eq!(connections.handshakes_in_progress(), 0);
+        assert_eq!(connections.clients_tracked(), (0, 0));
     }
 }

@@ -90,3 +90,22 @@ mod enabled {
 }
 
 pub(crate) use enabled::{accepted, attempt, rejected, Live};
+
+/// One handshake in progress (detection to hand-off), counted in the gauge
+/// `tower_upgrade_handshakes_in_progress` until dropped.
+pub(crate) struct HandshakeInProgress(());
+
+impl HandshakeInProgress {
+    pub(crate) fn start() -> Self {
+        #[cfg(feature = "metrics")]
+        metrics::gauge!("tower_upgrade_handshakes_in_progress").increment(1.0);
+        Self(())
+    }
+}
+
+impl Drop for HandshakeInProgress {
+    fn drop(&mut self) {
+        #[cfg(feature = "metrics")]
+        metrics::gauge!("tower_upgrade_handshakes_in_progress").decrement(1.0);
+    }
+}

@@ -13,6 +13,7 @@
 mod causes;
 mod custom;
 mod headers;
+mod limits;
 mod render;
 mod table;
 
@@ -20,6 +21,10 @@ pub use causes::{
     BodyTooLarge, ConnectionNotUpgradable, InvalidBody, TooManyConnections, UpgradeRequired,
 };
 pub use custom::CustomRejection;
+pub use limits::{
+    HandshakeRateLimited, TooManyConnectionsPerClient, TooManyHandshakes,
+    TooManyHandshakesPerClient,
+};
 pub(crate) use render::respond;
 pub use render::{PlainTextRejection, RenderRejection};
 
@@ -69,6 +74,14 @@ table::rejections! {
         "the upgrade request's body could not be read";
     TooManyConnections => SERVICE_UNAVAILABLE, "too_many_connections",
         "too many upgraded connections; try again later";
+    TooManyConnectionsPerClient => TOO_MANY_REQUESTS, "too_many_connections_per_client",
+        "too many upgraded connections from this client; try again later";
+    HandshakeRateLimited => TOO_MANY_REQUESTS, "handshake_rate_limited",
+        "too many upgrade attempts from this client; try again later";
+    TooManyHandshakes => SERVICE_UNAVAILABLE, "too_many_handshakes",
+        "too many upgrades in progress; try again later";
+    TooManyHandshakesPerClient => TOO_MANY_REQUESTS, "too_many_handshakes",
+        "too many upgrades in progress from this client; try again later";
 }
 
 #[cfg(test)]

@@ -34,7 +34,9 @@
 //! # Ok::<_, tower_upgrade::ConfigError>(())
 //! ```
 
+mod counts;
 mod forwarded;
+mod rate;
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -45,6 +47,9 @@ use ipnet::IpNet;
 
 use crate::error::ConfigError;
 use forwarded::Node;
+
+pub(crate) use counts::{ClientKey, ClientPlace, PerClient};
+pub(crate) use rate::HandshakeRate;
 
 /// The addresses (or CIDR ranges) of the proxies whose forwarding headers
 /// are believed. Empty by default: no forwarding header is believed.

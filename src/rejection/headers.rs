@@ -52,6 +52,19 @@ impl Rejection {
             Rejection::TooManyConnections(r) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
             }
+            // RFC 6585 §4: a 429 MAY say how long to wait; these always do.
+            Rejection::TooManyConnectionsPerClient(r) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
+            }
+            Rejection::HandshakeRateLimited(r) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
+            }
+            Rejection::TooManyHandshakes(r) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
+            }
+            Rejection::TooManyHandshakesPerClient(r) => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
+            }
             Rejection::Custom(r) => headers.clone_from(r.headers()),
             _ => {}
         }

@@ -124,6 +124,20 @@ macro_rules! rejections {
         /// No `source`: the cause inside says the same words, and an error
         /// chain would print them twice.
         impl ::std::error::Error for Rejection {}
+
+        /// Every row's metrics label and status, for the test that keeps
+        /// the table sound as rows are added.
+        #[cfg(test)]
+        #[allow(clippy::vec_init_then_push)] // each push has its row's cfg
+        pub(crate) fn table_rows() -> Vec<(&'static str, ::http::StatusCode)> {
+            #[allow(unused_mut)] // without the websocket feature
+            let mut rows = Vec::new();
+            $(
+                $(#[cfg($cfg)])?
+                rows.push(($label, ::http::StatusCode::$status));
+            )*
+            rows
+        }
     };
 }
 

@@ -35,6 +35,30 @@ fn every_rejection() -> Vec<(
             Some(("retry-after", "5")),
         ),
         (
+            TooManyConnectionsPerClient::new(5).into(),
+            429,
+            "too_many_connections_per_client",
+            Some(("retry-after", "5")),
+        ),
+        (
+            HandshakeRateLimited::new(0).into(),
+            429,
+            "handshake_rate_limited",
+            Some(("retry-after", "1")),
+        ),
+        (
+            TooManyHandshakes::new(5).into(),
+            503,
+            "too_many_handshakes",
+            Some(("retry-after", "5")),
+        ),
+        (
+            TooManyHandshakesPerClient::new(2).into(),
+            429,
+            "too_many_handshakes",
+            Some(("retry-after", "2")),
+        ),
+        (
             CustomRejection::new(StatusCode::IM_A_TEAPOT, "short and stout")
                 .header(
                     HeaderName::from_static("x-spout"),
@@ -178,4 +202,32 @@ fn custom_renderer_keeps_required_headers() {
     assert_eq!(response.status(), 503);
     assert_eq!(response.headers()["retry-after"], "3");
     assert_eq!(response.body().as_ref(), b"{}");
+}
+
+/// What a new row must keep true: labels are distinct (one series per
+/// cause), snake case, not the default label of a `CustomRejection`, and
+/// every status is an error.
+#[test]
+fn the_table_has_distinct_snake_case_labels_and_error_statuses() {
+    let rows = table_rows();
+    let mut labels: Vec<&str> = rows.iter().map(|(label, _)| *label).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    assert_eq!(labels.len(), rows.len(), "a label is used twice: {rows:?}");
+    for (label, status) in rows {
+        assert!(
+            !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{label:?} is not snake case"
+        );
+        assert_ne!(label, "custom");
+        assert!(
+            status.is_client_error() || status.is_server_error(),
+            "{label}: {status}"
+        );
+    }
+    assert_eq!(
+        every_rejection().len(),
+        table_rows().len() + 1,
+        "every_rejection() lacks a row of the table"
+    );
 }

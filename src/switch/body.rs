@@ -1,6 +1,6 @@
 //! The request body, read to its end before the switch.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use tokio::time::Instant;
@@ -12,23 +12,34 @@ use crate::rejection::{BodyTooLarge, InvalidBody, Rejection};
 /// hyper send `100 Continue` for `Expect: 100-continue`). The bytes are
 /// dropped as they come unless the protocol answers the request itself (h2c
 /// does, on stream 1): otherwise the new protocol starts after the request.
+///
+/// A kept body is allocated once, at its declared length (`declared`,
+/// within `limit`), when its first bytes arrive: no growth by doubling, and
+/// nothing held for a request that sent only its head.
 pub(super) async fn read<B>(
     body: B,
     limit: usize,
     keep: bool,
+    declared: Option<u64>,
     deadline: Instant,
 ) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: Into<tower::BoxError>,
 {
-    match tokio::time::timeout_at(deadline, read_within(body, limit, keep)).await {
+    let read = read_within(body, limit, keep.then_some(declared));
+    match tokio::time::timeout_at(deadline, read).await {
         Ok(result) => result,
         Err(_) => Err(InvalidBody.into()),
     }
 }
 
-async fn read_within<B>(body: B, limit: usize, keep: bool) -> Result<Bytes, Rejection>
+/// `keep` is `Some(declared length)` when the bytes are kept.
+async fn read_within<B>(
+    body: B,
+    limit: usize,
+    keep: Option<Option<u64>>,
+) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: Into<tower::BoxError>,
@@ -43,9 +54,66 @@ where
                 InvalidBody.into()
             }
         })?;
-        if let (true, Ok(mut data)) = (keep, frame.into_data()) {
+        if let (Some(declared), Ok(mut data)) = (keep, frame.into_data()) {
+            if kept.capacity() == 0 {
+                let declared = declared.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX));
+                kept.reserve(declared.min(limit).max(data.remaining()));
+            }
             kept.put(&mut data);
         }
     }
     Ok(kept.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body arriving in the given chunks.
+    struct Chunks(VecDeque<Bytes>);
+
+    impl Body for Chunks {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+        }
+    }
+
+    fn chunks(total: usize, chunk: usize) -> Chunks {
+        let data = vec![7u8; total];
+        Chunks(data.chunks(chunk).map(Bytes::copy_from_slice).collect())
+    }
+
+    #[tokio::test]
+    async fn a_kept_body_is_allocated_at_its_declared_length() {
+        let body = read_within(chunks(65_534, 1_000), 65_536, Some(Some(65_534)))
+            .await
+            .unwrap();
+        assert_eq!(body.len(), 65_534);
+        let mut again = BytesMut::from(body);
+        assert_eq!(again.capacity(), 65_534, "one allocation, no doubling");
+        again.clear();
+    }
+
+    #[tokio::test]
+    async fn a_dropped_body_keeps_nothing() {
+        let body = read_within(chunks(10_000, 1_000), 65_536, None)
+            .await
+            .unwrap();
+        assert!(body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_refused() {
+        let refused = read_within(chunks(70_000, 1_000), 65_536, Some(Some(70_000))).await;
+        assert!(matches!(refused, Err(Rejection::BodyTooLarge(_))));
+    }
 }

@@ -7,7 +7,7 @@ use tower::ServiceExt;
 
 use crate::detect::Via;
 use crate::layer::Config;
-use crate::lifecycle::Admission;
+use crate::lifecycle::{Admission, Handshake};
 use crate::metrics;
 use crate::protocol::Accepted;
 use crate::registry::Registration;
@@ -24,6 +24,8 @@ pub(super) struct Handoff<'a> {
     pub(super) body: Bytes,
     pub(super) on_upgrade: hyper::upgrade::OnUpgrade,
     pub(super) admission: Admission,
+    /// Given back once the switched IO is there (or the switch failed).
+    pub(super) handshake: Handshake,
     pub(super) deadline: Instant,
 }
 
@@ -40,6 +42,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         body,
         on_upgrade,
         admission,
+        handshake,
         deadline,
     } = handoff;
     let handler = registration.handler.clone();
@@ -68,7 +71,9 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
     }
     let task = async move {
         let _admission = admission;
-        let io = match tokio::time::timeout_at(deadline, on_upgrade).await {
+        let switched = tokio::time::timeout_at(deadline, on_upgrade).await;
+        drop(handshake);
+        let io = match switched {
             Ok(Ok(io)) => io,
             Ok(Err(error)) => {
                 tracing::debug!(%error, "the connection closed before the switch completed");

@@ -1,5 +1,7 @@
 //! The switch itself, one step a file: [`accept`] (the protocol's checks),
-//! [`body`] (read the request to its end), [`admit`] (connection limits),
+//! [`admit`] (rate and handshakes in progress, then connection limits, each
+//! checked before the body and the places taken after), [`body`] (read the
+//! request to its end),
 //! [`respond`] (the `101`/`200`), [`hand_off`] (the task that awaits the
 //! upgrade and runs the handler).
 //!
@@ -19,7 +21,7 @@ use http::{Request, Response};
 use http_body::Body;
 use tokio::time::Instant;
 
-use crate::client::ClientInfo;
+use crate::client::{ClientInfo, ClientKey};
 use crate::detect::Via;
 use crate::layer::Config;
 use crate::metrics;
@@ -45,8 +47,9 @@ where
     let version = req.version();
     let client = ClientInfo::resolve(req.headers(), req.extensions(), &config.trusted_proxies);
     let client_addr = client.addr();
+    let client_key = ClientKey::of(&client);
     req.extensions_mut().insert(client);
-    match prepare(&config, via, index, &token, req).await {
+    match prepare(&config, via, index, &token, client_key, req).await {
         Ok(response) => {
             metrics::accepted(&registered);
             response
@@ -64,6 +67,7 @@ async fn prepare<B>(
     via: Via,
     index: usize,
     token: &str,
+    client: Option<ClientKey>,
     req: Request<B>,
 ) -> Result<Response<Bytes>, Rejection>
 where
@@ -77,14 +81,16 @@ where
     let (mut parts, body) = req.into_parts();
     let (mut accepted, on_upgrade) =
         accept::accept(config, registration, &mut parts, via, token, body_len)?;
+    let handshake = admit::before_body(config, registration, client)?;
     let body = body::read(
         body,
         config.max_request_body,
         registration.protocol.keeps_body(),
+        body_len,
         deadline,
     )
     .await?;
-    let admission = admit::admit(config, registration)?;
+    let admission = admit::admit(config, registration, client)?;
     let response = respond::switching(via, token, std::mem::take(&mut accepted.headers));
     hand_off::spawn(hand_off::Handoff {
         config,
@@ -96,6 +102,7 @@ where
         body,
         on_upgrade,
         admission,
+        handshake,
         deadline,
     });
     Ok(response)
