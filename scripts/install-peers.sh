@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the interop clients (tests/interop/) talk to:
-#   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd
+#   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.
@@ -17,6 +17,7 @@ command -v nghttp   >/dev/null || need+=(nghttp2-client)
 command -v curl     >/dev/null || need+=(curl)
 command -v nc       >/dev/null || need+=(netcat-openbsd)
 command -v node     >/dev/null || need+=(nodejs)
+command -v nginx    >/dev/null || need+=(nginx)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   $sudo apt-get update -qq

@@ -34,7 +34,15 @@ trap stop_server EXIT
 # start_server NAME: runs the example on a free port, sets $addr; waits <= 30 s.
 start_server() {
   local name="$1" port cmd bin="$1" envs=()
-  case "$name" in echo-deflate) bin=echo envs=(WS_DEFLATE=1) ;; esac
+  case "$name" in
+    echo-deflate) bin=echo envs=(WS_DEFLATE=1) ;;
+    # Per-client limits (issue 8); client_limits.py knows these numbers.
+    echo-limits) bin=echo envs=(MAX_CONNECTIONS_PER_CLIENT=2 HANDSHAKES_PER_SECOND_PER_CLIENT=2 HANDSHAKE_BURST=4) ;;
+    echo-inprogress) bin=echo envs=(MAX_HANDSHAKES_IN_PROGRESS=256 MAX_HANDSHAKES_IN_PROGRESS_PER_CLIENT=128) ;;
+    # Behind nginx on 127.0.0.1 (tests/interop/nginx.sh): trusted or not.
+    echo-nginx-trusted) bin=echo envs=(TRUSTED_PROXIES=127.0.0.1) ;;
+    echo-nginx-untrusted) bin=echo envs=(TRUSTED_PROXIES=) ;;
+  esac
   if [ -n "${INTEROP_SERVER:-}" ]; then
     read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$bin")
   else
@@ -81,7 +89,7 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate custom_protocol chat h2c}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c}; do
   start_server "$example" || continue
   case "$example" in
     echo)
@@ -97,6 +105,15 @@ for example in ${EXAMPLES:-echo echo-deflate custom_protocol chat h2c}; do
       # compression agreed.
       EXPECT_DEFLATE=1 run_client ws_attacks_deflate.py python3 tests/interop/ws_attacks.py
       run_client deflate_browser.mjs node tests/interop/deflate_browser.mjs ;;
+    # Loopback aliases 127.0.0.2-4 as distinct clients: 429 + Retry-After
+    # for one while another connects; a burst over the rate, then refill.
+    echo-limits) run_client client_limits.py python3 tests/interop/client_limits.py ;;
+    # 2,000 upgrades trickling a 64 KiB body a byte a second, from 127.0.0.2,
+    # for 10 s: refused past the in-progress limits (128 per client, 256 in
+    # all); a normal client still upgrades; server RSS under 64 MiB.
+    echo-inprogress) RSS_LIMIT_MIB=64 run_client handshake_attacks.py python3 tests/interop/handshake_attacks.py slow_bodies ;;
+    echo-nginx-trusted | echo-nginx-untrusted)
+      SERVER_LOG="$INTEROP_OUT/$example.log" run_client "nginx-${example#echo-nginx-}" bash tests/interop/nginx.sh "${example#echo-nginx-}" ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
     chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;
     h2c)

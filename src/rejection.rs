@@ -80,7 +80,7 @@ table::rejections! {
         "too many upgrade attempts from this client; try again later";
     TooManyHandshakes => SERVICE_UNAVAILABLE, "too_many_handshakes",
         "too many upgrades in progress; try again later";
-    TooManyHandshakesPerClient => TOO_MANY_REQUESTS, "too_many_handshakes",
+    TooManyHandshakesPerClient => TOO_MANY_REQUESTS, "too_many_handshakes_per_client",
         "too many upgrades in progress from this client; try again later";
 }
 

@@ -10,15 +10,20 @@
 //!
 //! Environment: `ADDR`, where to listen (127.0.0.1:3000); the knobs the
 //! Autobahn and interop scripts turn (backend, compression, message size)
-//! are in `knobs.rs`. SIGTERM or ctrl-c drains: every client gets Close
+//! are in `knobs.rs`; the deployment ones (`TRUSTED_PROXIES`,
+//! `MAX_CONNECTIONS_PER_CLIENT`, `HANDSHAKES_PER_SECOND_PER_CLIENT`,
+//! `HANDSHAKE_BURST`, ...) in `../support/client_limits.rs`. SIGTERM or ctrl-c drains: every client gets Close
 //! 1001, and the process exits once they are closed (10 s at most).
 //!
 //! The default Origin policy applies (same origin, or no Origin), and the
 //! subprotocol `echo` is offered but not required. `GET /` is a small page,
 //! so a browser on it can open `ws://<same host>/ws`.
 
+#[path = "../support/client_limits.rs"]
+mod client_limits;
 mod knobs;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -37,6 +42,9 @@ const PAGE: &str = "<!doctype html><meta charset=utf-8><title>echo</title>\n\
 /// (1002/1007/1009), and with 1001 when the server shuts down: `recv`
 /// then returns `None`.
 async fn echo(conn: Upgraded) -> Result<(), Error> {
+    // Behind a trusted proxy, the client's address from X-Forwarded-For.
+    let client = conn.client().and_then(|c| c.addr());
+    tracing::info!(?client, "echo: connected");
     let mut ws = conn.into_websocket();
     while let Some(message) = ws.recv().await {
         if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
@@ -68,7 +76,7 @@ async fn main() -> std::io::Result<()> {
         .init();
 
     let (upgrades, backend) = knobs::upgrades(service_fn(echo));
-    let upgrades = upgrades.require_upgrade(true);
+    let upgrades = client_limits::from_env(upgrades.require_upgrade(true));
     let connections = upgrades.connections();
 
     let app = Router::new()
@@ -82,6 +90,8 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(%backend, "echo listening on http://{}", listener.local_addr()?);
     let stopping = connections.clone();
+    // The peer address, for trusted proxies and per-client limits.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             stop_signal().await;

@@ -35,7 +35,7 @@
 //! ```
 
 mod counts;
-mod forwarded;
+pub(crate) mod forwarded;
 mod rate;
 
 use std::net::{IpAddr, SocketAddr};

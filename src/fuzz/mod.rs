@@ -11,6 +11,8 @@
 
 mod detect;
 mod extensions;
+mod forwarded;
+mod frame;
 mod handshake;
 mod input;
 mod preface;
@@ -18,6 +20,8 @@ mod settings;
 
 pub use detect::detect_select;
 pub use extensions::extensions;
+pub use forwarded::forwarded;
+pub use frame::ws_frame;
 pub use handshake::handshake;
 pub use preface::h2c_preface;
 pub use settings::http2_settings;
@@ -32,4 +36,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("extensions", extensions),
     ("http2_settings", http2_settings),
     ("h2c_preface", h2c_preface),
+    ("ws_frame", ws_frame),
+    ("forwarded", forwarded),
 ];

@@ -77,8 +77,7 @@ retry_after_cause!(
 retry_after_cause!(
     /// The client already has as many upgrades in progress as
     /// [`max_handshakes_in_progress_per_client`](crate::UpgradeLayer::max_handshakes_in_progress_per_client)
-    /// allows. `429 Too Many Requests` with `Retry-After`, counted under the
-    /// same metrics label as [`TooManyHandshakes`].
+    /// allows. `429 Too Many Requests` with `Retry-After`.
     ///
     /// ```
     /// use tower_upgrade::Rejection;

@@ -55,7 +55,7 @@ fn every_rejection() -> Vec<(
         (
             TooManyHandshakesPerClient::new(2).into(),
             429,
-            "too_many_handshakes",
+            "too_many_handshakes_per_client",
             Some(("retry-after", "2")),
         ),
         (

@@ -16,11 +16,11 @@
 
 mod close;
 #[cfg(feature = "deflate")]
-mod compress;
+pub(crate) mod compress;
 mod conn;
 mod error;
 pub(crate) mod frame;
-mod mask;
+pub(crate) mod mask;
 mod message;
 mod sender;
 mod settings;
