@@ -204,16 +204,19 @@ fn custom_renderer_keeps_required_headers() {
     assert_eq!(response.body().as_ref(), b"{}");
 }
 
-/// What a new row must keep true: labels are distinct (one series per
-/// cause), snake case, not the default label of a `CustomRejection`, and
-/// every status is an error.
+/// What a new row must keep true: labels are snake case and not the
+/// default label of a `CustomRejection`, every status is an error, and the
+/// cases above cover every row. A label may be shared on purpose:
+/// `too_many_handshakes` counts both limits on handshakes in progress (the
+/// metric names fixed for issue 8), but two causes with one label must
+/// still differ in status.
 #[test]
-fn the_table_has_distinct_snake_case_labels_and_error_statuses() {
+fn the_table_has_snake_case_labels_and_error_statuses() {
     let rows = table_rows();
-    let mut labels: Vec<&str> = rows.iter().map(|(label, _)| *label).collect();
-    labels.sort_unstable();
-    labels.dedup();
-    assert_eq!(labels.len(), rows.len(), "a label is used twice: {rows:?}");
+    let mut pairs = rows.clone();
+    pairs.sort_unstable_by_key(|(label, status)| (*label, status.as_u16()));
+    pairs.dedup();
+    assert_eq!(pairs.len(), rows.len(), "two rows alike: {rows:?}");
     for (label, status) in rows {
         assert!(
             !label.is_empty() && label.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),

@@ -123,7 +123,6 @@ async def h2c_burst():
 
     tasks = [asyncio.create_task(one()) for _ in range(conns)]
     await asyncio.sleep(hold)
-    peak = watch.peak
     for w in opened:
         w.close()
     for t in tasks:
@@ -131,6 +130,7 @@ async def h2c_burst():
     await asyncio.gather(*tasks, return_exceptions=True)
     await asyncio.sleep(after_s)
     after = rss_kib()
+    peak = watch.peak
     watch.stop()
     summary = ", ".join(f"{n}x {k!r}" for k, n in sorted(answered.items())) or "no answer"
     print(f"# h2c_burst: {conns} conns, {len(opened)} opened; answers before close: {summary}")
