@@ -62,5 +62,6 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("linecount/1 listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await
+    // `serve` has deadlines on every connection, which `axum::serve` lacks.
+    tower_upgrade::serve(listener, app).await
 }

@@ -16,14 +16,23 @@
 //!
 //! Ctrl-C shuts down gracefully: HTTP/2 connections, upgraded or not, get
 //! GOAWAY and finish their streams.
+//!
+//! `PROXY_PROTOCOL=1` requires a PROXY protocol header (v1 or v2) on every
+//! connection, as HAProxy sends with `send-proxy-v2`, and logs the client
+//! address it gives (`RUST_LOG=info,h2c=debug`). `HEADER_READ_TIMEOUT` and `HTTP2_IDLE_TIMEOUT`
+//! (seconds) shorten the connection deadlines.
+
+#[path = "support/timeouts.rs"]
+mod timeouts;
 
 use axum::body::Bytes;
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use tower_upgrade::h2c::H2c;
-use tower_upgrade::UpgradeLayer;
+use tower_upgrade::{PeerAddr, UpgradeLayer};
 
 /// The body of `GET /`, byte for byte the same over every protocol.
 const HELLO: &str = "hello from tower-upgrade\n";
@@ -40,6 +49,13 @@ async fn fallback(method: Method, uri: Uri) -> impl IntoResponse {
     StatusCode::NOT_FOUND.into_response()
 }
 
+/// `GET /`, logging who asked (`RUST_LOG=h2c=debug`): behind HAProxy with
+/// `PROXY_PROTOCOL=1`, the client's address rather than HAProxy's.
+async fn hello(Extension(PeerAddr(peer)): Extension<PeerAddr>) -> &'static str {
+    tracing::debug!(%peer, "GET /");
+    HELLO
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
@@ -47,7 +63,7 @@ async fn main() -> std::io::Result<()> {
         .init();
 
     let routes = Router::new()
-        .route("/", get(|| async { HELLO }))
+        .route("/", get(hello))
         .route("/echo", post(|body: Bytes| async move { body }))
         .fallback(fallback);
     // h2c answers with the same routes; see the h2c module docs for when the
@@ -59,7 +75,12 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("h2c example listening on http://{}", listener.local_addr()?);
-    tower_upgrade::serve(listener, app)
+    let proxy_protocol = std::env::var("PROXY_PROTOCOL").is_ok_and(|v| v == "1");
+    if proxy_protocol {
+        tracing::info!("a PROXY protocol header is required on every connection");
+    }
+    timeouts::from_env(tower_upgrade::serve(listener, app))
+        .proxy_protocol(proxy_protocol)
         .upgraded(upgraded)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the interop clients (tests/interop/) talk to:
-#   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx
+#   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
+#         haproxy (PROXY protocol interop, tests/interop/haproxy.sh)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.
@@ -18,6 +19,7 @@ command -v curl     >/dev/null || need+=(curl)
 command -v nc       >/dev/null || need+=(netcat-openbsd)
 command -v node     >/dev/null || need+=(nodejs)
 command -v nginx    >/dev/null || need+=(nginx)
+command -v haproxy  >/dev/null || need+=(haproxy)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   $sudo apt-get update -qq
@@ -38,4 +40,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 
 echo "install-peers: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(nghttp --version | head -1)," \
-  "websockets $(python3 -c 'import websockets; print(websockets.__version__)'), node $(node --version)"
+  "websockets $(python3 -c 'import websockets; print(websockets.__version__)'), node $(node --version)," \
+  "haproxy $(haproxy -v | head -1 | awk '{print $3}')"

@@ -42,6 +42,11 @@ start_server() {
     # Behind nginx on 127.0.0.1 (tests/interop/nginx.sh): trusted or not.
     echo-nginx-trusted) bin=echo envs=(TRUSTED_PROXIES=127.0.0.1) ;;
     echo-nginx-untrusted) bin=echo envs=(TRUSTED_PROXIES=) ;;
+    # Issue 8: HAProxy in front (PROXY protocol v2); the handler logs peers.
+    h2c-proxy) bin=h2c envs=(PROXY_PROTOCOL=1 RUST_LOG=info,h2c=debug) ;;
+    # Issue 8: timeout attacks, with deadlines short enough for CI.
+    h2c-timeouts) bin=h2c envs=(HEADER_READ_TIMEOUT=2 HTTP2_IDLE_TIMEOUT=2) ;;
+    echo-timeouts) bin=echo envs=(HEADER_READ_TIMEOUT=2) ;;
   esac
   if [ -n "${INTEROP_SERVER:-}" ]; then
     read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$bin")
@@ -51,7 +56,7 @@ start_server() {
   fi
   port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   addr="127.0.0.1:$port"
-  env "${envs[@]}" ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" "${cmd[@]}" >"$INTEROP_OUT/$name.log" 2>&1 &
+  env ADDR="$addr" RUST_LOG="${RUST_LOG:-info}" "${envs[@]}" "${cmd[@]}" >"$INTEROP_OUT/$name.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 300); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -89,7 +94,7 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts}; do
   start_server "$example" || continue
   case "$example" in
     echo)
@@ -126,6 +131,9 @@ for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-ng
       # freed arenas; docs/deployment.md). Before the limit: 576 / 418 MiB.
       BURST_HOLD_S=5 RSS_LIMIT_MIB=320 AFTER_LIMIT_MIB=320 CLIENT_TIMEOUT=120 \
         run_client h2c_burst python3 tests/interop/handshake_attacks.py h2c_burst ;;
+    h2c-proxy) SERVER_LOG="$INTEROP_OUT/$example.log" run_client haproxy.sh bash tests/interop/haproxy.sh ;;
+    h2c-timeouts) HEADER_READ_TIMEOUT=2 HTTP2_IDLE_TIMEOUT=2 run_client timeouts_h2c.py python3 tests/interop/timeouts.py h2c ;;
+    echo-timeouts) HEADER_READ_TIMEOUT=2 run_client timeouts_echo.py python3 tests/interop/timeouts.py echo ;;
     *) fail "$example" "no interop client for this example" ;;
   esac
   if ! kill -0 "$server_pid" 2>/dev/null; then

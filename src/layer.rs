@@ -38,6 +38,7 @@ pub(crate) struct Config {
     pub(crate) max_connections: usize,
     pub(crate) connections: Connections,
     pub(crate) trusted_proxies: TrustedProxies,
+    pub(crate) upgraded_idle_timeout: Option<Duration>,
     /// Upgrades between detection and hand-off, all clients together.
     pub(crate) max_handshakes: usize,
     pub(crate) per_client: PerClientLimits,
@@ -125,6 +126,7 @@ impl UpgradeLayer {
                 max_connections: usize::MAX,
                 connections: Connections::default(),
                 trusted_proxies: TrustedProxies::default(),
+                upgraded_idle_timeout: None,
                 max_handshakes: DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
                 per_client: PerClientLimits {
                     max_connections: None,
@@ -347,6 +349,29 @@ impl<R> UpgradeLayer<R> {
     /// (10 s by default).
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.config_mut().handshake_timeout = timeout;
+        self
+    }
+
+    /// Ends an upgraded connection's IO when no byte has moved either way
+    /// for `timeout`: the handler's pending read or write fails with
+    /// `io::ErrorKind::TimedOut` (counted as `upgraded_idle` in
+    /// `tower_upgrade_serve_timeouts_total`). Off by default. A handler can
+    /// change it for its own connection with
+    /// [`Upgraded::set_idle_timeout`](crate::Upgraded::set_idle_timeout), so
+    /// one protocol of the layer can have its own.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new()
+    ///     .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }))
+    ///     .upgraded_idle_timeout(Duration::from_secs(300));
+    /// # let _ = layer;
+    /// ```
+    pub fn upgraded_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.config_mut().upgraded_idle_timeout = timeout.into();
         self
     }
 

@@ -17,6 +17,8 @@ mod future;
 pub mod h2c;
 mod handler;
 mod head;
+#[cfg(any(feature = "h2c", feature = "serve"))]
+mod http2_idle;
 mod layer;
 mod lifecycle;
 mod metrics;
@@ -33,6 +35,7 @@ mod switch;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 mod upgraded;
+mod upgraded_idle;
 #[cfg(feature = "websocket")]
 #[cfg_attr(docsrs, doc(cfg(feature = "websocket")))]
 pub mod websocket;
@@ -62,7 +65,10 @@ pub use rejection::{
 pub use request_body::RequestBody;
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
-pub use serve::{serve, Serve, DEFAULT_SHUTDOWN_TIMEOUT};
+pub use serve::{
+    serve, Serve, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_IDLE_TIMEOUT,
+    DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL, DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT,
+};
 pub use service::Upgrade;
 pub use upgraded::{Negotiated, Upgraded};
 #[cfg(feature = "websocket")]

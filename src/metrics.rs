@@ -91,6 +91,23 @@ mod enabled {
 
 pub(crate) use enabled::{accepted, attempt, rejected, Live};
 
+/// `tower_upgrade_serve_timeouts_total{kind}`: a connection of `serve` ended
+/// by one of its deadlines, or an upgraded connection by its idle timeout
+/// (x8a, issue 8).
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn serve_timeout(kind: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_upgrade_serve_timeouts_total", "kind" => kind).increment(1);
+}
+
+/// `tower_upgrade_proxy_protocol_rejected_total`: a connection of `serve`
+/// closed for a missing or invalid PROXY protocol header (x8a, issue 8).
+#[cfg(feature = "serve")]
+pub(crate) fn proxy_protocol_rejected() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_upgrade_proxy_protocol_rejected_total").increment(1);
+}
+
 /// One handshake in progress (detection to hand-off), counted in the gauge
 /// `tower_upgrade_handshakes_in_progress` until dropped.
 pub(crate) struct HandshakeInProgress(());

@@ -1,23 +1,35 @@
 //! [`serve`]: an accept loop in the spirit of `axum::serve`, that speaks
 //! HTTP/1.1 with upgrades, prior-knowledge h2c and HTTP/2 extended CONNECT,
-//! and shuts down gracefully, upgraded connections included.
+//! and shuts down gracefully, upgraded connections included; every
+//! connection has deadlines, and can start with a PROXY protocol header.
+
+mod conn_io;
+mod connection;
+mod proxy_protocol;
+mod timeouts;
 
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower::BoxError;
 
-use crate::client::PeerAddr;
 use crate::lifecycle::Connections;
-use crate::request_body::{hyper_service, RequestBody};
+use crate::request_body::RequestBody;
+use connection::Shared;
+use timeouts::Timeouts;
+pub use timeouts::{
+    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_IDLE_TIMEOUT, DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
+    DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
+};
 
 /// How long a graceful shutdown waits for connections to finish by default.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,6 +50,23 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// after a graceful shutdown. Errors about one connection are skipped; when
 /// the process is out of file descriptors or memory, accepting pauses for a
 /// second, and a shutdown signal still ends the pause.
+///
+/// Nothing a client does holds a connection open for long unless it is
+/// being served:
+/// - the first bytes and the whole first request head (or the HTTP/2
+///   preface) must arrive within the
+///   [`header_read_timeout`](Serve::header_read_timeout) of the accept (30 s),
+///   and each later HTTP/1 request head within that time of its first byte
+///   (an idle HTTP/1 keep-alive connection is closed after it too);
+/// - an HTTP/2 connection is sent PINGs
+///   ([`http2_keep_alive_interval`](Serve::http2_keep_alive_interval)) and
+///   closed when one goes unanswered, and is sent GOAWAY after
+///   [`http2_idle_timeout`](Serve::http2_idle_timeout) (60 s) without an
+///   open stream. A WebSocket over HTTP/2 keeps its stream open.
+///
+/// Behind a load balancer that sends the PROXY protocol (HAProxy
+/// `send-proxy-v2`, AWS NLB), [`proxy_protocol`](Serve::proxy_protocol)
+/// reads the client's address from it.
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
@@ -70,6 +99,8 @@ where
         upgraded: Vec::new(),
         signal: None,
         shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        timeouts: Timeouts::default(),
+        proxy_protocol: false,
     }
 }
 
@@ -95,6 +126,8 @@ pub struct Serve<S> {
     upgraded: Vec<Connections>,
     signal: Option<Signal>,
     shutdown_timeout: Duration,
+    timeouts: Timeouts,
+    proxy_protocol: bool,
 }
 
 impl<S> std::fmt::Debug for Serve<S> {
@@ -103,6 +136,8 @@ impl<S> std::fmt::Debug for Serve<S> {
             .field("listener", &self.listener)
             .field("graceful", &self.signal.is_some())
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("timeouts", &self.timeouts)
+            .field("proxy_protocol", &self.proxy_protocol)
             .finish_non_exhaustive()
     }
 }
@@ -137,6 +172,96 @@ impl<S> Serve<S> {
         self
     }
 
+    /// The deadline for a connection's first request head, counted from the
+    /// accept: its first bytes, a PROXY protocol header, and the whole
+    /// HTTP/1 head or HTTP/2 preface must all arrive within it (30 s by
+    /// default, [`DEFAULT_HEADER_READ_TIMEOUT`]). Each later HTTP/1 head
+    /// has the same time from when the server starts waiting for it, so an
+    /// idle HTTP/1 keep-alive connection is closed after it too. Past it,
+    /// the connection is closed (counted as `header` or `preface` in
+    /// `tower_upgrade_serve_timeouts_total`).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use axum::{routing::get, Router};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// tower_upgrade::serve(listener, app)
+    ///     .header_read_timeout(Duration::from_secs(10))
+    ///     .http2_idle_timeout(Duration::from_secs(120))
+    ///     .http2_keep_alive_interval(Duration::from_secs(20))
+    ///     .http2_keep_alive_timeout(Duration::from_secs(10))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.header = timeout;
+        self
+    }
+
+    /// How long an HTTP/2 connection (prior knowledge, or TLS-less HTTP/2
+    /// from a proxy) may go without an open stream before it is sent GOAWAY
+    /// and closed: 60 s by default ([`DEFAULT_HTTP2_IDLE_TIMEOUT`]), `None`
+    /// for never. A stream is open from its request to the end of its
+    /// response, and a WebSocket over HTTP/2 (RFC 8441) for as long as its
+    /// handler holds the [`Upgraded`](crate::Upgraded). Connections
+    /// upgraded from HTTP/1.1 with h2c have their own setting,
+    /// `H2c::idle_timeout` (feature `h2c`).
+    pub fn http2_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.http2_idle = timeout.into();
+        self
+    }
+
+    /// How often an HTTP/2 connection is sent a PING (RFC 9113 §6.7), to
+    /// find peers that are gone: 30 s by default
+    /// ([`DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL`]), `None` for never. Also keeps
+    /// a busy connection alive through NATs and load balancers that drop
+    /// silent flows.
+    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long the acknowledgement of a keep-alive PING may take before
+    /// the connection is closed: 20 s by default
+    /// ([`DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT`]).
+    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.keep_alive_timeout = timeout;
+        self
+    }
+
+    /// Requires a PROXY protocol header (version 1 or 2, as HAProxy's
+    /// `send-proxy`/`send-proxy-v2` and AWS NLB send it) at the start of
+    /// every connection, and takes the client address from it: that
+    /// address becomes the [`PeerAddr`](crate::PeerAddr) that
+    /// [`TrustedProxies`](crate::TrustedProxies) and
+    /// [`ClientInfo`](crate::ClientInfo) start from. A `LOCAL` header
+    /// (health checks) keeps the connection's own peer.
+    ///
+    /// Off by default. When on, a connection without a valid header
+    /// (including a client that connects directly) is closed, with a debug
+    /// log and `tower_upgrade_proxy_protocol_rejected_total`. The header is
+    /// read within the [`header_read_timeout`](Self::header_read_timeout)
+    /// and may be at most 4 KiB. Turn it on only behind a proxy that always
+    /// sends it: anyone who can reach the port directly can claim any
+    /// address.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// tower_upgrade::serve(listener, app).proxy_protocol(true).await
+    /// # }
+    /// ```
+    pub fn proxy_protocol(mut self, required: bool) -> Self {
+        self.proxy_protocol = required;
+        self
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
@@ -162,15 +287,29 @@ where
                 upgraded,
                 signal,
                 shutdown_timeout,
+                timeouts,
+                proxy_protocol,
             } = self;
             let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
             let mut builder = auto::Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(timeouts.header);
             builder
                 .http2()
                 .timer(TokioTimer::new())
+                .keep_alive_interval(timeouts.keep_alive_interval)
+                .keep_alive_timeout(timeouts.keep_alive_timeout)
                 .enable_connect_protocol();
-            let graceful = GracefulShutdown::new();
+            let shared = Arc::new(Shared {
+                builder,
+                timeouts,
+                proxy_protocol,
+            });
+            // Each connection holds a receiver: the sender tells them to
+            // shut down, then waits for them all to drop theirs.
+            let (graceful, _) = watch::channel(());
 
             let mut failure = None;
             loop {
@@ -200,23 +339,13 @@ where
                 };
                 // Small HTTP/2 frames go out at once rather than waiting on Nagle.
                 let _ = stream.set_nodelay(true);
-                // The peer address, for trusted proxies and per-client limits.
-                let service = tower::ServiceExt::map_request(
+                tokio::spawn(connection::run(
+                    stream,
+                    peer,
                     service.clone(),
-                    move |mut req: Request<RequestBody>| {
-                        req.extensions_mut().insert(PeerAddr(peer));
-                        req
-                    },
-                );
-                let connection = builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service(service))
-                    .into_owned();
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                });
+                    shared.clone(),
+                    graceful.subscribe(),
+                ));
             }
 
             drop(listener);
@@ -224,7 +353,8 @@ where
                 connections.shutdown();
             }
             let http = async {
-                if tokio::time::timeout(shutdown_timeout, graceful.shutdown())
+                graceful.send_replace(());
+                if tokio::time::timeout(shutdown_timeout, graceful.closed())
                     .await
                     .is_err()
                 {

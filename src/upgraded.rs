@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::Extensions;
 
 use crate::lifecycle::ShutdownSignal;
+use crate::upgraded_idle::IdleTimer;
 
 /// An upgraded connection, handed to the handler registered for its protocol.
 ///
@@ -53,6 +54,7 @@ pub struct Upgraded {
     body: Bytes,
     shutdown: ShutdownSignal,
     dropped_headers: usize,
+    idle: Option<IdleTimer>,
 }
 
 impl Upgraded {
@@ -72,7 +74,46 @@ impl Upgraded {
             body,
             shutdown,
             dropped_headers,
+            idle: None,
         }
+    }
+
+    /// Ends the IO when no byte has been read or written for `timeout`
+    /// (`None`: never, the default unless the layer set
+    /// [`UpgradeLayer::upgraded_idle_timeout`](crate::UpgradeLayer::upgraded_idle_timeout)):
+    /// the pending read or write, and every one after, fails with
+    /// [`io::ErrorKind::TimedOut`]. The time counts from this call. A
+    /// write the peer does not take (its window is full) is no byte moved.
+    ///
+    /// For a protocol of your own that has no keepalive of its own; the
+    /// WebSocket message layer has its own idle timeout and Pings.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokio::io::AsyncReadExt;
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new().protocol(
+    ///     "feed/1",
+    ///     service_fn(|mut conn: Upgraded| async move {
+    ///         conn.set_idle_timeout(Duration::from_secs(300));
+    ///         let mut buf = [0u8; 512];
+    ///         loop {
+    ///             match conn.read(&mut buf).await {
+    ///                 Ok(0) => return Ok(()),
+    ///                 Ok(_) => {}
+    ///                 // Silent for 5 minutes.
+    ///                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => return Ok(()),
+    ///                 Err(e) => return Err(e),
+    ///             }
+    ///         }
+    ///     }),
+    /// );
+    /// # let _ = layer;
+    /// ```
+    pub fn set_idle_timeout(&mut self, timeout: impl Into<Option<std::time::Duration>>) {
+        self.idle = timeout.into().map(IdleTimer::new);
     }
 
     /// The request that asked for the switch, without its body.
@@ -191,7 +232,38 @@ impl AsyncRead for Upgraded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        let Some(idle) = &mut this.idle else {
+            return polled;
+        };
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => idle.active(),
+            Poll::Pending => return idle.poll_expired(cx).map(Err),
+            _ => {}
+        }
+        polled
+    }
+}
+
+impl Upgraded {
+    /// A write moved bytes (the connection is active) or is stuck (the idle
+    /// timer runs).
+    fn watch_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        let Some(idle) = &mut self.idle else {
+            return polled;
+        };
+        match polled {
+            Poll::Ready(Ok(n)) if n > 0 => idle.active(),
+            Poll::Pending => return idle.poll_expired(cx).map(Err),
+            _ => {}
+        }
+        polled
     }
 }
 
@@ -201,11 +273,18 @@ impl AsyncWrite for Upgraded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.watch_write(cx, polled)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        match (&mut this.idle, polled) {
+            (Some(idle), Poll::Pending) => idle.poll_expired(cx).map(Err),
+            (_, polled) => polled,
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -217,7 +296,9 @@ impl AsyncWrite for Upgraded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.watch_write(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -143,7 +143,9 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!("chat on http://{}/", listener.local_addr()?);
-    axum::serve(listener, app)
+    // `serve` rather than `axum::serve`: it has deadlines on every
+    // connection (request heads, HTTP/2 preface and idle connections).
+    tower_upgrade::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

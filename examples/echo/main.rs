@@ -22,8 +22,9 @@
 #[path = "../support/client_limits.rs"]
 mod client_limits;
 mod knobs;
+#[path = "../support/timeouts.rs"]
+mod timeouts;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -90,9 +91,11 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     tracing::info!(%backend, "echo listening on http://{}", listener.local_addr()?);
     let stopping = connections.clone();
-    // The peer address, for trusted proxies and per-client limits.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    // `serve` rather than `axum::serve`: it has deadlines on every
+    // connection (request heads, HTTP/2 preface and idle connections), and
+    // it gives the layer the peer address (trusted proxies, per-client
+    // limits) as `ConnectInfo` did.
+    timeouts::from_env(tower_upgrade::serve(listener, app))
         .with_graceful_shutdown(async move {
             stop_signal().await;
             // Every socket sends Close 1001 by itself and finishes its close

@@ -110,7 +110,8 @@ use settings::ClientSettings;
 /// stream 1 with its method, path, headers (less the HTTP/1.1
 /// connection-specific ones; Host becomes `:authority`) and body; the
 /// extensions that layers in front of this one added to the HTTP/1.1
-/// request are not carried over.
+/// request are not carried over, except the [`PeerAddr`](crate::PeerAddr),
+/// which every request on the connection gets.
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -124,8 +125,28 @@ use settings::ClientSettings;
 #[must_use]
 pub struct H2c<S> {
     service: S,
-    preface_timeout: Duration,
+    timeouts: Timeouts,
 }
+
+/// The deadlines of one h2c connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) preface: Duration,
+    pub(crate) idle: Option<Duration>,
+    pub(crate) keep_alive_interval: Option<Duration>,
+    pub(crate) keep_alive_timeout: Duration,
+}
+
+/// How long an h2c connection may go without an open stream, by default,
+/// before it is sent GOAWAY.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often an h2c connection is sent a PING by default.
+pub const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// How long a PING's acknowledgement may take by default before the h2c
+/// connection is closed.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long after the `101` the client has to send the HTTP/2 connection
 /// preface, by default.
@@ -136,7 +157,12 @@ impl<S> H2c<S> {
     pub fn new(service: S) -> Self {
         Self {
             service,
-            preface_timeout: DEFAULT_PREFACE_TIMEOUT,
+            timeouts: Timeouts {
+                preface: DEFAULT_PREFACE_TIMEOUT,
+                idle: Some(DEFAULT_IDLE_TIMEOUT),
+                keep_alive_interval: Some(DEFAULT_KEEP_ALIVE_INTERVAL),
+                keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            },
         }
     }
 
@@ -156,7 +182,44 @@ impl<S> H2c<S> {
     /// # let _ = h2c;
     /// ```
     pub fn preface_timeout(mut self, timeout: Duration) -> Self {
-        self.preface_timeout = timeout;
+        self.timeouts.preface = timeout;
+        self
+    }
+
+    /// How long the upgraded connection may go without an open stream
+    /// before it is sent GOAWAY and closed: 60 s by default
+    /// ([`DEFAULT_IDLE_TIMEOUT`]), `None` for never. Stream 1 (the upgrade
+    /// request) is open until its response ends; a WebSocket over the
+    /// connection (RFC 8441) keeps its stream open while its handler holds
+    /// the [`Upgraded`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::Router;
+    /// use tower_upgrade::h2c::H2c;
+    ///
+    /// let h2c = H2c::new(Router::<()>::new())
+    ///     .idle_timeout(Duration::from_secs(120))
+    ///     .keep_alive_interval(Duration::from_secs(20))
+    ///     .keep_alive_timeout(Duration::from_secs(10));
+    /// # let _ = h2c;
+    /// ```
+    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.idle = timeout.into();
+        self
+    }
+
+    /// How often the upgraded connection is sent a PING (RFC 9113 §6.7):
+    /// 30 s by default ([`DEFAULT_KEEP_ALIVE_INTERVAL`]), `None` for never.
+    pub fn keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
+        self.timeouts.keep_alive_interval = interval.into();
+        self
+    }
+
+    /// How long a PING's acknowledgement may take before the connection is
+    /// closed: 20 s by default ([`DEFAULT_KEEP_ALIVE_TIMEOUT`]).
+    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.keep_alive_timeout = timeout;
         self
     }
 }
@@ -243,12 +306,9 @@ impl<R> UpgradeLayer<R> {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        let H2c {
-            service,
-            preface_timeout,
-        } = h2c;
+        let H2c { service, timeouts } = h2c;
         let handler = service_fn(move |upgraded: Upgraded| {
-            serve_upgraded(upgraded, service.clone(), preface_timeout)
+            serve_upgraded(upgraded, service.clone(), timeouts)
         });
         self.register("h2c", Check, handler)
     }

@@ -47,6 +47,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
     } = handoff;
     let handler = registration.handler.clone();
     let shutdown = config.connections.signal();
+    let idle_timeout = config.upgraded_idle_timeout;
     let negotiated = Negotiated::new(
         token.to_owned(),
         accepted.subprotocol,
@@ -84,7 +85,8 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
                 return;
             }
         };
-        let upgraded = Upgraded::new(io, head, negotiated, extensions, body, shutdown);
+        let mut upgraded = Upgraded::new(io, head, negotiated, extensions, body, shutdown);
+        upgraded.set_idle_timeout(idle_timeout);
         tracing::debug!("connection upgraded");
         let _live = metrics::Live::start(live);
         match handler.oneshot(upgraded).await {

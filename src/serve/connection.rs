@@ -1,0 +1,146 @@
+//! One accepted connection, from its first byte to its end: the PROXY
+//! protocol header if one is required, the head deadline, the HTTP/2 idle
+//! timeout and the graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tower::BoxError;
+
+use super::conn_io::{ConnIo, Phase};
+use super::proxy_protocol;
+use super::timeouts::{TimeoutKind, Timeouts};
+use crate::client::PeerAddr;
+use crate::http2_idle::Streams;
+use crate::request_body::{hyper_service, RequestBody};
+
+/// How long a connection sent GOAWAY for idleness may take to close: a
+/// graceful GOAWAY waits for the acknowledgement of a PING (RFC 9113 §6.8)
+/// before the last GOAWAY; a live client sends it within a round trip, one
+/// that does not is closed after this.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
+
+/// What every connection of one `serve` shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) builder: auto::Builder<TokioExecutor>,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) proxy_protocol: bool,
+}
+
+/// Serves one connection to its end. `shutdown` changes when the server
+/// shuts down; the receiver is dropped when the connection is done.
+pub(crate) async fn run<S, B>(
+    mut stream: TcpStream,
+    mut peer: SocketAddr,
+    service: S,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<()>,
+) where
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    // One deadline from the accept: the PROXY header, the first bytes and
+    // the first request head all fit in it.
+    let deadline = Instant::now() + shared.timeouts.header;
+    let mut prefix = Bytes::new();
+    if shared.proxy_protocol {
+        let read = tokio::select! {
+            read = tokio::time::timeout_at(deadline, proxy_protocol::read(&mut stream)) => read,
+            _ = shutdown.changed() => return,
+        };
+        match read {
+            Ok(Ok(header)) => {
+                if let Some(source) = header.source {
+                    peer = source;
+                }
+                prefix = header.rest;
+            }
+            Ok(Err(error)) => {
+                crate::metrics::proxy_protocol_rejected();
+                tracing::debug!(%peer, %error, "closing a connection without a valid PROXY protocol header");
+                return;
+            }
+            Err(_) => {
+                crate::metrics::proxy_protocol_rejected();
+                TimeoutKind::Header.record();
+                tracing::debug!(%peer, "closing a connection whose PROXY protocol header did not come in time");
+                return;
+            }
+        }
+    }
+
+    let phase = Arc::new(Phase::default());
+    let streams = Streams::new();
+    let seen = phase.clone();
+    // The peer address, for trusted proxies and per-client limits.
+    let service = tower::ServiceExt::map_request(service, move |mut req: Request<RequestBody>| {
+        seen.request();
+        req.extensions_mut().insert(PeerAddr(peer));
+        req
+    });
+    let io = ConnIo::new(stream, prefix, phase.clone(), deadline);
+    let connection = shared
+        .builder
+        .serve_connection_with_upgrades(TokioIo::new(io), hyper_service(streams.track(service)));
+    tokio::pin!(connection);
+
+    let idle = async {
+        match shared.timeouts.http2_idle {
+            Some(timeout) => {
+                phase.http2().await;
+                streams.idle(timeout).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = idle => {
+            TimeoutKind::Http2Idle.record();
+            tracing::debug!(%peer, "sending GOAWAY to an idle HTTP/2 connection");
+            connection.as_mut().graceful_shutdown();
+            tokio::select! {
+                result = tokio::time::timeout(IDLE_CLOSE_GRACE, connection.as_mut()) => {
+                    result.unwrap_or(Ok(()))
+                }
+                _ = shutdown.changed() => Ok(()),
+            }
+        }
+        _ = shutdown.changed() => {
+            // GOAWAY for HTTP/2, `Connection: close` on the next HTTP/1
+            // response; requests in flight finish. The server bounds the wait.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        if let Some(kind) = timeout_kind(&*error, phase.is_http2()) {
+            kind.record();
+        }
+        tracing::debug!(%peer, %error, "connection ended with an error");
+    }
+}
+
+/// Which of hyper's own timers ended the connection, if one did: the HTTP/1
+/// header read timeout, or the HTTP/2 keep-alive. (The head deadline of
+/// `ConnIo` counts itself.)
+fn timeout_kind(error: &(dyn std::error::Error + 'static), http2: bool) -> Option<TimeoutKind> {
+    let hyper = error.downcast_ref::<hyper::Error>()?;
+    match (hyper.is_timeout(), http2) {
+        (false, _) => None,
+        (true, false) => Some(TimeoutKind::Header),
+        (true, true) => Some(TimeoutKind::Http2KeepAlive),
+    }
+}
