@@ -3,7 +3,8 @@
 # third-party interop clients of tests/interop/ against it.
 # Prerequisite: scripts/install-peers.sh. (Autobahn has its own runner: scripts/autobahn.sh.)
 #
-# Clients get ADDR and SERVER_PID (for checks that read the server's RSS).
+# Clients get ADDR, SERVER_PID (for checks that read the server's RSS) and
+# SERVER_LOG (the server's log file).
 # Every check prints `ok <name>`, `FAIL <name>: reason` or `skip <name>: reason`;
 # the last line is `interop: N passed, N failed` (`, N skipped` if any were).
 # Exits 1 if anything failed.
@@ -76,7 +77,7 @@ start_server() {
 # run_client LABEL CMD...: runs one client ($CLIENT_TIMEOUT s at most, default 120) and tallies its lines.
 run_client() {
   local label="$1" out="$INTEROP_OUT/$1.out" rc ok fails skips limit="${CLIENT_TIMEOUT:-120}"; shift
-  ADDR="$addr" SERVER_PID="$server_pid" timeout "$limit" "$@" 2>&1 | tee "$out"
+  ADDR="$addr" SERVER_PID="$server_pid" SERVER_LOG="$INTEROP_OUT/$example.log" timeout "$limit" "$@" 2>&1 | tee "$out"
   rc=${PIPESTATUS[0]}
   ok=$(grep -c '^ok ' "$out"); fails=$(grep -c '^FAIL ' "$out"); skips=$(grep -c '^skip ' "$out")
   passed=$((passed + ok)); failed=$((failed + fails)); skipped=$((skipped + skips))
@@ -101,7 +102,9 @@ for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-ng
       run_client ws_echo.py python3 tests/interop/ws_echo.py
       run_client ws_echo.mjs node tests/interop/ws_echo.mjs
       # Slow reader and Ping flood, server RSS from /proc (CI sizes; see the script).
-      run_client ws_attacks.py python3 tests/interop/ws_attacks.py ;;
+      run_client ws_attacks.py python3 tests/interop/ws_attacks.py
+      # curl scrapes /metrics around a run of clients (issue 11).
+      run_client metrics_scrape.py python3 tests/interop/metrics_scrape.py ;;
     echo-deflate)
       # Python websockets and Node ws offer permessage-deflate by default.
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.py python3 tests/interop/ws_echo.py
@@ -120,7 +123,12 @@ for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-ng
     echo-nginx-trusted | echo-nginx-untrusted)
       SERVER_LOG="$INTEROP_OUT/$example.log" run_client "nginx-${example#echo-nginx-}" bash tests/interop/nginx.sh "${example#echo-nginx-}" ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
-    chat) run_client chat_browser.mjs node tests/interop/chat_browser.mjs ;;
+    chat)
+      run_client chat_browser.mjs node tests/interop/chat_browser.mjs
+      # Room and server counts live over the page's WebSocket; /stats screenshot.
+      run_client chat_live.mjs node tests/interop/chat_live.mjs
+      run_client chat_log_injection.py python3 tests/interop/chat_log_injection.py
+      run_client metrics_scrape_chat.py python3 tests/interop/metrics_scrape.py ;;
     h2c)
       run_client h2c_curl.sh bash tests/interop/h2c_curl.sh
       run_client h2c_nghttp.sh bash tests/interop/h2c_nghttp.sh

@@ -19,10 +19,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 mode="${1:-all}"
 
-# Each connection is a socket on both sides, in this shell's children.
+# Each connection is one socket in the server and one in the client (two
+# processes): each needs the connection count plus some.
 ulimit -n "$(ulimit -Hn)"
-[ "$(ulimit -n)" -ge 25000 ] || ulimit -n 1048576 2>/dev/null || {
-  echo "soak: cannot raise the file limit to 25,000 (ulimit -Hn is $(ulimit -Hn))" >&2
+[ "$(ulimit -n)" -ge "$(( ${CONNECTIONS:-10000} + 1000 ))" ] || {
+  echo "soak: the file limit $(ulimit -n) (hard $(ulimit -Hn)) is under CONNECTIONS + 1000" >&2
   exit 1
 }
 

@@ -1,13 +1,9 @@
 //! Counters and timings of upgrades, through the [`metrics`] facade (feature
 //! `metrics`); without the feature these calls compile to nothing.
 //!
-//! | metric | kind | labels |
-//! |---|---|---|
-//! | `tower_upgrade_attempts_total` | counter | `protocol` |
-//! | `tower_upgrade_accepted_total` | counter | `protocol` |
-//! | `tower_upgrade_rejected_total` | counter | `protocol`, `reason` |
-//! | `tower_upgrade_active` | gauge | `protocol` |
-//! | `tower_upgrade_connection_duration_seconds` | histogram | `protocol` |
+//! Every series the crate emits, with its labels and meaning, is listed in
+//! one table in the crate docs (README, "Observability"): add a row there
+//! with each new series.
 //!
 //! `protocol` is the registered token (`websocket`, `linecount/1`), never
 //! the client's spelling, so a client cannot grow the number of series; a

@@ -1,25 +1,11 @@
-//! The knobs the Autobahn and interop scripts turn, read from the
-//! environment, apart from the plain echo in `main.rs`:
-//!
-//! - `WS_BACKEND`: `messages` (the crate's own message layer, the default),
-//!   `tungstenite`, or `yawc` (needs the `yawc` feature).
-//! - `WS_DEFLATE=1`: negotiate permessage-deflate (the `messages` or `yawc`
-//!   backend).
-//! - `WS_MAX_MESSAGE`: the largest message in bytes (1 MiB by default; the
-//!   Autobahn script raises it for the 16 MiB messages of section 9).
-//! - `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`: keepalive of the `messages`
-//!   backend (30 s and 20 s by default; `WS_PING_MS=0` sends no Pings).
-
-use std::time::Duration;
+//! The backends of the echo example apart from the plain echo in `main.rs`,
+//! picked by the environment knobs of `../support/knobs.rs` (`WS_BACKEND`,
+//! `WS_DEFLATE`, `WS_MAX_MESSAGE`, `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`).
 
 use tower::service_fn;
 use tower::util::ServiceFn;
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
-
-fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok().and_then(|v| v.parse().ok())
-}
 
 /// The layer the environment asks for, with `echo` as the handler of the
 /// default backend, and the backend's name.
@@ -28,46 +14,25 @@ where
     F: FnMut(Upgraded) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<(), tower_upgrade::websocket::Error>> + Send + 'static,
 {
-    let deflate = std::env::var("WS_DEFLATE").is_ok_and(|v| v == "1");
-    let backend = std::env::var("WS_BACKEND").unwrap_or_else(|_| "messages".into());
-    let mut settings = WebSocketConfig::new().subprotocols(["echo"]);
-    if let Some(bytes) = env_number("WS_MAX_MESSAGE") {
-        let bytes = bytes as usize;
-        // tungstenite refuses to queue a message larger than its write buffer.
-        settings = settings
-            .max_message_size(bytes)
-            .max_frame_size(bytes)
-            .max_write_buffer_size(bytes.saturating_mul(2));
-    }
-    if let Some(ms) = env_number("WS_PING_MS") {
-        settings = settings.ping_interval((ms > 0).then(|| Duration::from_millis(ms)));
-    }
-    if let Some(ms) = env_number("WS_PONG_TIMEOUT_MS") {
-        settings = settings.pong_timeout(Duration::from_millis(ms));
-    }
-    if deflate && backend != "tungstenite" {
-        settings = settings.permessage_deflate(tower_upgrade::websocket::DeflateConfig::new());
-    }
-    let upgrades = match (backend.as_str(), deflate) {
+    let knobs = crate::ws_knobs::from_env(WebSocketConfig::new().subprotocols(["echo"]));
+    let settings = knobs.settings.clone();
+    let upgrades = match (knobs.backend.as_str(), knobs.deflate) {
         ("messages", _) => UpgradeLayer::new().websocket(settings, echo),
         ("tungstenite", false) => {
             UpgradeLayer::new().websocket(settings, service_fn(tungstenite::echo))
         }
         #[cfg(feature = "yawc")]
         ("yawc", _) => UpgradeLayer::new().websocket(settings, service_fn(compressed::echo)),
-        (backend, deflate) => {
+        _ => {
             let missing = if cfg!(feature = "yawc") {
                 ""
             } else {
                 " (built without the yawc feature)"
             };
-            tracing::error!(
-                "WS_BACKEND={backend} with WS_DEFLATE={deflate} is not available{missing}"
-            );
-            std::process::exit(2);
+            crate::ws_knobs::unavailable(&knobs, missing)
         }
     };
-    (upgrades, backend)
+    (upgrades, knobs.backend)
 }
 
 mod tungstenite {

@@ -9,10 +9,12 @@
 //! ```
 //!
 //! Environment: `ADDR`, where to listen (127.0.0.1:3000); the knobs the
-//! Autobahn and interop scripts turn (backend, compression, message size)
-//! are in `knobs.rs`; the deployment ones (`TRUSTED_PROXIES`,
-//! `MAX_CONNECTIONS_PER_CLIENT`, `HANDSHAKES_PER_SECOND_PER_CLIENT`,
-//! `HANDSHAKE_BURST`, ...) in `../support/client_limits.rs`. SIGTERM or ctrl-c drains: every client gets Close
+//! Autobahn and interop scripts turn (backend, compression, message size,
+//! keepalive) are in `../support/knobs.rs`; the deployment ones
+//! (`TRUSTED_PROXIES`, `MAX_CONNECTIONS_PER_CLIENT`,
+//! `HANDSHAKES_PER_SECOND_PER_CLIENT`, `HANDSHAKE_BURST`, ...) in
+//! `../support/client_limits.rs`. `GET /metrics` is the crate's counters in
+//! the Prometheus text format. SIGTERM or ctrl-c drains: every client gets Close
 //! 1001, and the process exits once they are closed (10 s at most).
 //!
 //! The default Origin policy applies (same origin, or no Origin), and the
@@ -22,8 +24,12 @@
 #[path = "../support/client_limits.rs"]
 mod client_limits;
 mod knobs;
+#[path = "../support/metrics.rs"]
+mod metrics;
 #[path = "../support/timeouts.rs"]
 mod timeouts;
+#[path = "../support/knobs.rs"]
+mod ws_knobs;
 
 use std::time::Duration;
 
@@ -76,12 +82,14 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .init();
 
+    let prometheus = metrics::install();
     let (upgrades, backend) = knobs::upgrades(service_fn(echo));
     let upgrades = client_limits::from_env(upgrades.require_upgrade(true));
     let connections = upgrades.connections();
 
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
+        .route("/metrics", metrics::route(prometheus))
         .route(
             "/ws",
             any(|| async { StatusCode::NOT_FOUND }).layer(upgrades),

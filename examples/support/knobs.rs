@@ -1,0 +1,69 @@
+//! The WebSocket knobs the interop and Autobahn scripts turn, read from the
+//! environment; shared by the `echo` and `chat` examples.
+//!
+//! - `WS_BACKEND`: `messages` (the crate's own message layer, the default),
+//!   `tungstenite`, or `yawc` (echo only, needs the `yawc` feature).
+//! - `WS_DEFLATE=1`: negotiate permessage-deflate (the `messages` or `yawc`
+//!   backend).
+//! - `WS_MAX_MESSAGE`: the largest message in bytes (the example's own
+//!   default otherwise; the Autobahn script raises it for the 16 MiB
+//!   messages of section 9).
+//! - `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`: keepalive of the `messages`
+//!   backend (30 s and 20 s by default; `WS_PING_MS=0` sends no Pings).
+
+use std::time::Duration;
+
+use tower_upgrade::websocket::WebSocketConfig;
+
+/// What the environment asks for.
+pub(crate) struct Knobs {
+    /// `WS_BACKEND`.
+    pub(crate) backend: String,
+    /// `WS_DEFLATE=1`.
+    pub(crate) deflate: bool,
+    /// `settings` with the knobs applied.
+    pub(crate) settings: WebSocketConfig,
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// Applies the knobs to `settings`, the example's defaults.
+pub(crate) fn from_env(mut settings: WebSocketConfig) -> Knobs {
+    let deflate = std::env::var("WS_DEFLATE").is_ok_and(|v| v == "1");
+    let backend = std::env::var("WS_BACKEND").unwrap_or_else(|_| "messages".into());
+    if let Some(bytes) = env_number("WS_MAX_MESSAGE") {
+        let bytes = bytes as usize;
+        // tungstenite refuses to queue a message larger than its write buffer.
+        settings = settings
+            .max_message_size(bytes)
+            .max_frame_size(bytes)
+            .max_write_buffer_size(bytes.saturating_mul(2));
+    }
+    if let Some(ms) = env_number("WS_PING_MS") {
+        settings = settings.ping_interval((ms > 0).then(|| Duration::from_millis(ms)));
+    }
+    if let Some(ms) = env_number("WS_PONG_TIMEOUT_MS") {
+        settings = settings.pong_timeout(Duration::from_millis(ms));
+    }
+    if deflate && backend != "tungstenite" {
+        settings = settings.permessage_deflate(tower_upgrade::websocket::DeflateConfig::new());
+    }
+    Knobs {
+        backend,
+        deflate,
+        settings,
+    }
+}
+
+/// Exits with status 2: the backend and compression asked for are not
+/// available in this example or build.
+pub(crate) fn unavailable(knobs: &Knobs, why: &str) -> ! {
+    tracing::error!(
+        "WS_BACKEND={} with WS_DEFLATE={} is not available{why}",
+        knobs.backend,
+        knobs.deflate
+    );
+    std::process::exit(2);
+}
