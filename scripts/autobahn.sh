@@ -7,7 +7,6 @@
 #   scripts/autobahn.sh          # CI: cases 1-10 for the messages backend
 #                                # (plain, and with permessage-deflate plus
 #                                # 12.1 and 13.1) and for tungstenite
-#   AUTOBAHN_PROFILE=yawc        # the yawc backend (fails strict close codes)
 #   scripts/autobahn-full.sh     # all of 12 and 13, messages + deflate
 #
 # Each run starts the example on a free 127.0.0.1 port and stops it after.
@@ -16,7 +15,7 @@
 #
 # Env: CI=true           a missing wstest is a failure (otherwise exit 77)
 #      WSTEST            wstest to use (default: scripts/install-autobahn.sh)
-#      AUTOBAHN_PROFILE  ci (default), full or yawc
+#      AUTOBAHN_PROFILE  ci (default) or full
 #      AUTOBAHN_BUILD    cargo profile for the example (default dev, the build
 #                        `cargo test --all-features` already made)
 set -uo pipefail
@@ -50,10 +49,6 @@ case "$profile" in
       "messages-deflate|WS_BACKEND=messages WS_DEFLATE=1 $big|1.* 2.* 3.* 4.* 5.* 6.* 7.* 8.* 9.* 10.* 12.1.* 13.1.*"
       "tungstenite|WS_BACKEND=tungstenite $big|1.* 2.* 3.* 4.* 5.* 6.* 7.* 8.* 9.* 10.*"
     ) ;;
-  yawc)
-    # yawc fails 11 cases when close codes count (4.1.1-4.2.5: 1003 for a
-    # reserved opcode; 7.3.6): kept runnable, out of CI.
-    runs=("yawc-deflate|WS_BACKEND=yawc WS_DEFLATE=1 $big|1.* 2.* 3.* 4.* 5.* 6.* 7.* 8.* 9.* 10.* 12.1.* 13.1.*") ;;
   full)
     runs=("messages-deflate-full|WS_BACKEND=messages WS_DEFLATE=1 $big|12.* 13.*") ;;
   *) echo "FAIL autobahn: unknown AUTOBAHN_PROFILE=$profile (ci or full)"; exit 1 ;;

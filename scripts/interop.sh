@@ -11,7 +11,9 @@
 #
 # Env: CI=true        a missing peer tool is a failure, not a skip
 #      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
-#                             with WS_DEFLATE=1: permessage-deflate, messages backend)
+#                             with WS_DEFLATE=1: permessage-deflate, messages backend;
+#                             `echo-keepalive` is `echo` with short keepalive intervals)
+#      KEEPALIVE_PING_MS=500 KEEPALIVE_PONG_MS=500   the intervals of `echo-keepalive`
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
 #      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
 set -uo pipefail
@@ -20,6 +22,7 @@ cd "$root" || exit 1
 export INTEROP_OUT="$root/target/interop"
 mkdir -p "$INTEROP_OUT"
 passed=0 failed=0 skipped=0 server_pid="" addr=""
+keepalive_ping="${KEEPALIVE_PING_MS:-500}" keepalive_pong="${KEEPALIVE_PONG_MS:-500}"
 
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
@@ -37,6 +40,7 @@ start_server() {
   local name="$1" port cmd bin="$1" envs=()
   case "$name" in
     echo-deflate) bin=echo envs=(WS_DEFLATE=1) ;;
+    echo-keepalive) bin=echo envs=(WS_PING_MS="$keepalive_ping" WS_PONG_TIMEOUT_MS="$keepalive_pong") ;;
     # Per-client limits (issue 8); client_limits.py knows these numbers.
     echo-limits) bin=echo envs=(MAX_CONNECTIONS_PER_CLIENT=2 HANDSHAKES_PER_SECOND_PER_CLIENT=2 HANDSHAKE_BURST=4) ;;
     echo-inprogress) bin=echo envs=(MAX_HANDSHAKES_IN_PROGRESS=256 MAX_HANDSHAKES_IN_PROGRESS_PER_CLIENT=128) ;;
@@ -95,12 +99,14 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts}; do
   start_server "$example" || continue
   case "$example" in
     echo)
       run_client ws_echo.py python3 tests/interop/ws_echo.py
       run_client ws_echo.mjs node tests/interop/ws_echo.mjs
+      # The same socket over HTTP/2 extended CONNECT (RFC 8441), Python h2.
+      run_client ws_h2.py python3 tests/interop/ws_h2.py
       # Slow reader and Ping flood, server RSS from /proc (CI sizes; see the script).
       run_client ws_attacks.py python3 tests/interop/ws_attacks.py
       # curl scrapes /metrics around a run of clients (issue 11).
@@ -109,10 +115,18 @@ for example in ${EXAMPLES:-echo echo-deflate echo-limits echo-inprogress echo-ng
       # Python websockets and Node ws offer permessage-deflate by default.
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.py python3 tests/interop/ws_echo.py
       EXPECT_DEFLATE=1 run_client ws_echo_deflate.mjs node tests/interop/ws_echo.mjs
+      EXPECT_DEFLATE=1 run_client ws_h2_deflate.py python3 tests/interop/ws_h2.py
       # Decompression bomb (1 GiB of zeros), slow reader and ping flood with
       # compression agreed.
       EXPECT_DEFLATE=1 run_client ws_attacks_deflate.py python3 tests/interop/ws_attacks.py
       run_client deflate_browser.mjs node tests/interop/deflate_browser.mjs ;;
+    echo-keepalive)
+      # A silent peer (Python websockets with its pings off, a raw socket) is
+      # closed within ping interval + pong timeout; a peer that answers stays
+      # open through 5 intervals; Chromium through 3.
+      WS_PING_MS="$keepalive_ping" WS_PONG_TIMEOUT_MS="$keepalive_pong" \
+        run_client ws_keepalive.py python3 tests/interop/ws_keepalive.py
+      WS_PING_MS="$keepalive_ping" run_client ws_keepalive_browser.mjs node tests/interop/ws_keepalive_browser.mjs ;;
     # Loopback aliases 127.0.0.2-4 as distinct clients: 429 + Retry-After
     # for one while another connects; a burst over the rate, then refill.
     echo-limits) run_client client_limits.py python3 tests/interop/client_limits.py ;;

@@ -87,6 +87,17 @@ mod enabled {
 
 pub(crate) use enabled::{accepted, attempt, rejected, Live};
 
+/// `tower_upgrade_websocket_timeouts_total{kind}`: a message-layer socket
+/// ended by one of its timeouts, `kind` one of `pong`, `idle`, `write`,
+/// `close` (a fixed set: no label a client can grow).
+#[cfg(feature = "messages")]
+pub(crate) fn websocket_timeout(kind: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_upgrade_websocket_timeouts_total", "kind" => kind).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = kind;
+}
+
 /// `tower_upgrade_serve_timeouts_total{kind}`: a connection of `serve` ended
 /// by one of its deadlines, or an upgraded connection by its idle timeout
 /// (x8a, issue 8).

@@ -21,16 +21,7 @@ where
         ("tungstenite", false) => {
             UpgradeLayer::new().websocket(settings, service_fn(tungstenite::echo))
         }
-        #[cfg(feature = "yawc")]
-        ("yawc", _) => UpgradeLayer::new().websocket(settings, service_fn(compressed::echo)),
-        _ => {
-            let missing = if cfg!(feature = "yawc") {
-                ""
-            } else {
-                " (built without the yawc feature)"
-            };
-            crate::ws_knobs::unavailable(&knobs, missing)
-        }
+        _ => crate::ws_knobs::unavailable(&knobs, ""),
     };
     (upgrades, knobs.backend)
 }
@@ -79,42 +70,6 @@ mod tungstenite {
                         reason: "server shutting down".into(),
                     })))
                     .await?;
-                }
-            }
-        }
-    }
-}
-
-#[cfg(feature = "yawc")]
-mod compressed {
-    use futures_util::SinkExt;
-    use tower_upgrade::websocket::close_after_error;
-    use tower_upgrade::websocket::yawc::close::CloseCode;
-    use tower_upgrade::websocket::yawc::{Frame, OpCode, WebSocketError};
-    use tower_upgrade::Upgraded;
-
-    /// The same echo through yawc, which compresses when the handshake
-    /// agreed on permessage-deflate.
-    pub(crate) async fn echo(conn: Upgraded) -> Result<(), WebSocketError> {
-        let shutdown = conn.shutdown_signal();
-        let mut ws = conn.into_yawc()?;
-        loop {
-            tokio::select! {
-                frame = ws.next_frame() => match frame {
-                    Ok(frame) if matches!(frame.opcode(), OpCode::Text | OpCode::Binary) => ws.send(frame).await?,
-                    // yawc answers Pings and replies to a Close; keep reading
-                    // until the stream ends so the reply is flushed.
-                    Ok(_) => {}
-                    Err(WebSocketError::ConnectionClosed) => return Ok(()),
-                    // Over the limit (after decompression) or a protocol
-                    // error: close with the code that says so.
-                    Err(e) => {
-                        close_after_error(&mut ws, &e).await;
-                        return Err(e);
-                    }
-                },
-                () = shutdown.wait(), if !shutdown.is_triggered() => {
-                    ws.send(Frame::close(CloseCode::Away, "server shutting down")).await?;
                 }
             }
         }

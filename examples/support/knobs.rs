@@ -2,8 +2,8 @@
 //! environment; shared by the `echo` and `chat` examples.
 //!
 //! - `WS_BACKEND`: `messages` (the crate's own message layer, the default),
-//!   `tungstenite`, or `yawc` (echo only, needs the `yawc` feature).
-//! - `WS_DEFLATE=1`: negotiate permessage-deflate (the `messages` or `yawc`
+//!   or `tungstenite` (the compatibility backend, without compression).
+//! - `WS_DEFLATE=1`: negotiate permessage-deflate (the `messages`
 //!   backend).
 //! - `WS_MAX_MESSAGE`: the largest message in bytes (the example's own
 //!   default otherwise; the Autobahn script raises it for the 16 MiB

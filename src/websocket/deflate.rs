@@ -32,13 +32,15 @@ const RFC_WINDOW_BITS: std::ops::RangeInclusive<u8> = 8..=15;
 ///
 /// # Memory
 ///
-/// Measured by `cargo bench --bench deflate --features yawc`: the heap per
-/// connection after one 4 KiB JSON message each way, 64 connections, level 1,
-/// zlib-rs; the HTTP connection and the test pipe are in every row.
+/// Measured with the benchmark of the former `yawc` backend (removed with
+/// that feature; its zlib-rs states are those the message layer keeps): the
+/// heap per connection after one 4 KiB JSON message each way, 64
+/// connections, level 1; the HTTP connection and the test pipe are in every
+/// row.
 ///
 /// | settings | heap per connection |
 /// |---|---|
-/// | no compression (yawc) | 29 KiB |
+/// | no compression | 29 KiB |
 /// | context takeover both ways (the default) | 443 KiB |
 /// | 10-bit windows both ways, context takeover | 319 KiB |
 /// | `server_no_context_takeover` + `client_no_context_takeover` | 24 KiB |
@@ -72,8 +74,6 @@ pub struct DeflateConfig {
     pub(crate) client_max_window_bits: u8,
     pub(crate) level: u32,
     pub(crate) threshold: usize,
-    #[cfg(feature = "yawc")]
-    pub(crate) pool: yawc::DeflatePool,
     /// States borrowed by the message layer's connections, per message.
     #[cfg(feature = "deflate")]
     pub(crate) codecs: std::sync::Arc<super::socket::DeflatePool>,
@@ -91,8 +91,6 @@ impl Default for DeflateConfig {
             // Idle compressors and decompressors kept for reuse between
             // messages, per window size: about the messages compressed at the
             // same moment, not the number of connections.
-            #[cfg(feature = "yawc")]
-            pool: yawc::DeflatePool::new(16),
             #[cfg(feature = "deflate")]
             codecs: Default::default(),
         }

@@ -131,7 +131,7 @@ impl Protocol for WebSocketConfig {
         // RFC 6455 §9.1 and RFC 7692 §5: only an extension the backend
         // implements is accepted; bad offers are declined, never fatal. The
         // offers are read only when an extension is configured.
-        #[cfg(any(feature = "yawc", feature = "deflate"))]
+        #[cfg(feature = "deflate")]
         if let Some(config) = &self.deflate {
             let offers = super::extensions::parse_offers(headers);
             if let Some(agreed) = super::deflate::negotiate(config, &offers) {

@@ -7,8 +7,7 @@
 //! `WebSocket`: messages, keepalive, bounded buffers, Close 1001 on
 //! shutdown, and permessage-deflate (RFC 7692, feature `deflate`) when
 //! `WebSocketConfig::permessage_deflate` is set. `Upgraded::into_tungstenite`
-//! (feature `tungstenite`) and `Upgraded::into_yawc` (feature `yawc`) are the
-//! other backends.
+//! (feature `tungstenite`) is the compatibility backend.
 //!
 //! ```
 //! use tower::service_fn;
@@ -34,9 +33,9 @@
 //! ```
 
 mod config;
-#[cfg(any(feature = "yawc", feature = "deflate"))]
+#[cfg(feature = "deflate")]
 pub(crate) mod deflate;
-#[cfg(any(feature = "yawc", feature = "deflate"))]
+#[cfg(feature = "deflate")]
 pub(crate) mod extensions;
 mod handshake;
 mod origin;
@@ -47,12 +46,10 @@ pub(crate) mod socket;
 mod subprotocol;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
-#[cfg(feature = "yawc")]
-mod yawc_backend;
 
 pub use config::{FrameLimits, WebSocketConfig};
-#[cfg(any(feature = "yawc", feature = "deflate"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "yawc", feature = "deflate"))))]
+#[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
 pub use origin::{AllowList, OriginPolicy};
@@ -60,9 +57,6 @@ pub use rejection::{
     ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
     NoSupportedSubprotocol, UnsupportedWebSocketVersion,
 };
-#[cfg(feature = "yawc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
-pub use yawc_backend::close_after_error;
 
 #[cfg(feature = "messages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
@@ -76,14 +70,10 @@ pub use tokio_tungstenite;
 
 /// The frame limits of the registration that accepted `conn` (the defaults
 /// for a connection of another protocol).
-#[cfg(any(feature = "tungstenite", feature = "yawc", feature = "messages"))]
+#[cfg(any(feature = "tungstenite", feature = "messages"))]
 pub(crate) fn frame_limits(conn: &crate::Upgraded) -> FrameLimits {
     conn.extensions()
         .get::<FrameLimits>()
         .copied()
         .unwrap_or_default()
 }
-
-#[cfg(feature = "yawc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "yawc")))]
-pub use yawc;

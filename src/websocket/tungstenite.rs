@@ -47,13 +47,13 @@ impl Upgraded {
     /// ```
     pub async fn into_tungstenite(self) -> WebSocketStream<Upgraded> {
         // tungstenite has no permessage-deflate: a registration that turned
-        // it on must use `into_yawc`. The handshake cannot be taken back, so
+        // it on must use `into_websocket`. The handshake cannot be taken back, so
         // say why the connection will fail (RSV1 set: close code 1002).
-        #[cfg(any(feature = "yawc", feature = "deflate"))]
+        #[cfg(feature = "deflate")]
         if let Some(agreed) = self.permessage_deflate() {
             tracing::error!(
                 extension = %agreed,
-                "permessage-deflate was negotiated but the handler uses tungstenite, which cannot decompress; use Upgraded::into_yawc"
+                "permessage-deflate was negotiated but the handler uses tungstenite, which cannot decompress; use Upgraded::into_websocket"
             );
         }
         let config = frame_limits(&self).to_tungstenite();

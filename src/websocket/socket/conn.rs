@@ -155,12 +155,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
+        let poll = self.poll_next_inner(cx);
+        if poll.is_pending() {
+            // A deadline set during this poll (close, write) is armed.
+            self.timers.arm(cx);
+        }
+        poll
+    }
+
+    fn poll_next_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
             if self.done {
                 return Poll::Ready(self.error.take().map(Err));
             }
             if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
                 return Poll::Ready(Some(Err(error)));
+            }
+            // The close timeout just ended the connection.
+            if self.done {
+                continue;
             }
             match self.poll_write(cx) {
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.end(e.into())))),
@@ -222,6 +235,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
     ) -> Poll<Result<(), Error>> {
+        let poll = self.poll_send_inner(cx, slot);
+        if poll.is_pending() {
+            self.timers.arm(cx);
+        }
+        poll
+    }
+
+    fn poll_send_inner(
+        &mut self,
+        cx: &mut Context<'_>,
+        slot: &mut Option<Message>,
+    ) -> Poll<Result<(), Error>> {
         loop {
             if slot.is_some() && (self.done || self.close_sent || self.error.is_some()) {
                 return Poll::Ready(Err(Error::Closed));
@@ -253,9 +278,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         if let Poll::Ready(Some(error)) = self.poll_timers_and_shutdown(cx) {
             return Poll::Ready(Err(error));
         }
-        match ready!(self.poll_write(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.end(e.into()))),
+        match self.poll_write(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.end(e.into()))),
+            Poll::Pending => {
+                // The write timeout set by this blocked write is armed.
+                self.timers.arm(cx);
+                Poll::Pending
+            }
         }
     }
 
@@ -328,11 +358,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         while let Poll::Ready(expired) = self.timers.poll(cx) {
             match expired {
                 Expired::Ping => self.ping = true,
-                Expired::Pong if !self.close_sent => self.fail(Error::PongTimeout),
-                Expired::Idle if !self.close_sent => self.fail(Error::IdleTimeout),
-                Expired::Write => return Poll::Ready(Some(self.end(Error::WriteTimeout))),
+                Expired::Pong if !self.close_sent => {
+                    crate::metrics::websocket_timeout("pong");
+                    self.fail(Error::PongTimeout);
+                }
+                Expired::Idle if !self.close_sent => {
+                    crate::metrics::websocket_timeout("idle");
+                    self.fail(Error::IdleTimeout);
+                }
+                Expired::Write => {
+                    crate::metrics::websocket_timeout("write");
+                    return Poll::Ready(Some(self.end(Error::WriteTimeout)));
+                }
                 // The peer did not answer our Close: close TCP.
                 Expired::Close => {
+                    crate::metrics::websocket_timeout("close");
                     self.done = true;
                     self.shared.close();
                 }
@@ -547,6 +587,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             self.out.clear();
         }
+        // A written large payload still holds its allocation (often the
+        // whole read buffer it was received in): let it go.
+        self.big = Bytes::new();
         Poll::Ready(Ok(()))
     }
 

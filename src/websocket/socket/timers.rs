@@ -90,6 +90,36 @@ impl Timers {
         self.idle_at = None;
     }
 
+    fn next(&self) -> Option<Instant> {
+        [
+            self.write_due,
+            self.close_due,
+            self.pong_due,
+            self.ping_at,
+            self.idle_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Arms the timer for a deadline set since the last [`poll`](Self::poll)
+    /// (our Close went out, a write blocked), so that the task is woken for
+    /// it even if nothing else wakes it; the expiry itself is reported by
+    /// the next `poll`.
+    pub(crate) fn arm(&mut self, cx: &mut Context<'_>) {
+        let Some(next) = self.next() else {
+            return;
+        };
+        if self.armed != Some(next) {
+            self.sleep.as_mut().reset(next);
+            self.armed = Some(next);
+            if self.sleep.as_mut().poll(cx).is_ready() {
+                cx.waker().wake_by_ref();
+            }
+        }
+    }
+
     /// The first deadline that came due, or `Pending` with the timer armed
     /// for the earliest one.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
@@ -132,17 +162,7 @@ impl Timers {
                     }
                 }
             }
-            let next = [
-                self.write_due,
-                self.close_due,
-                self.pong_due,
-                self.ping_at,
-                self.idle_at,
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let Some(next) = next else {
+            let Some(next) = self.next() else {
                 return Poll::Pending;
             };
             if self.armed != Some(next) {
