@@ -30,6 +30,7 @@ pub(crate) struct Config {
     pub(crate) offered: HeaderValue,
     pub(crate) require_upgrade: bool,
     pub(crate) max_request_body: usize,
+    pub(crate) max_kept_head: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) retry_after_secs: u32,
     /// This layer's limit on live connections, all protocols together; a
@@ -119,6 +120,7 @@ impl UpgradeLayer {
                 offered: HeaderValue::from_static(""),
                 require_upgrade: false,
                 max_request_body: DEFAULT_MAX_REQUEST_BODY,
+                max_kept_head: crate::head::DEFAULT_MAX_KEPT_HEAD,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
                 retry_after_secs: 5,
                 max_connections: usize::MAX,
@@ -315,6 +317,31 @@ impl<R> UpgradeLayer<R> {
     /// instead (see the `h2c` module, feature `h2c`).
     pub fn max_request_body(mut self, bytes: usize) -> Self {
         self.config_mut().max_request_body = bytes;
+        self
+    }
+
+    /// The most of the request head that [`Upgraded::parts`](crate::Upgraded::parts) keeps for the
+    /// life of the connection (16 KiB by default, [`DEFAULT_MAX_KEPT_HEAD`]),
+    /// counted as HTTP/2 counts a header list: each field's name and value
+    /// plus 32 bytes (RFC 9113 §6.5.2), and the target. Method, target,
+    /// version and extensions are always kept; header fields are kept in
+    /// order while they fit. The protocol's checks see the whole head
+    /// either way. 0 keeps no header fields.
+    ///
+    /// The HTTP server bounds the head it reads (hyper: about 400 KB), and
+    /// every upgraded connection would otherwise hold that much.
+    ///
+    /// [`DEFAULT_MAX_KEPT_HEAD`]: crate::DEFAULT_MAX_KEPT_HEAD
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// // Handlers read the path and a cookie; keep 4 KiB of headers.
+    /// let layer = UpgradeLayer::new().max_kept_head(4 * 1024);
+    /// # let _ = layer;
+    /// ```
+    pub fn max_kept_head(mut self, bytes: usize) -> Self {
+        self.config_mut().max_kept_head = bytes;
         self
     }
 

@@ -16,6 +16,7 @@ mod future;
 #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
 pub mod h2c;
 mod handler;
+mod head;
 #[cfg(any(feature = "h2c", feature = "serve"))]
 mod http2_idle;
 mod layer;
@@ -46,6 +47,7 @@ pub use client::{ClientInfo, PeerAddr, TrustedProxies};
 pub use error::ConfigError;
 pub use future::ResponseFuture;
 pub use handler::UpgradeHandler;
+pub use head::DEFAULT_MAX_KEPT_HEAD;
 pub use layer::{
     UpgradeLayer, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
     DEFAULT_MAX_REQUEST_BODY,

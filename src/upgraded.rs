@@ -53,13 +53,14 @@ pub struct Upgraded {
     extensions: Extensions,
     body: Bytes,
     shutdown: ShutdownSignal,
+    dropped_headers: usize,
     idle: Option<IdleTimer>,
 }
 
 impl Upgraded {
     pub(crate) fn new(
         io: hyper::upgrade::Upgraded,
-        parts: Parts,
+        (parts, dropped_headers): (Parts, usize),
         negotiated: Negotiated,
         extensions: Extensions,
         body: Bytes,
@@ -72,6 +73,7 @@ impl Upgraded {
             extensions,
             body,
             shutdown,
+            dropped_headers,
             idle: None,
         }
     }
@@ -115,6 +117,17 @@ impl Upgraded {
     }
 
     /// The request that asked for the switch, without its body.
+    ///
+    /// What is kept, for as long as this value lives: the method, target,
+    /// version and extensions (what earlier layers added, such as an
+    /// authenticated user), and the header fields that fit the layer's
+    /// [`max_kept_head`](crate::UpgradeLayer::max_kept_head) (16 KiB by
+    /// default), in order, copied out of the server's read buffer. A field
+    /// that does not fit is left out and counted in
+    /// [`dropped_headers`](Self::dropped_headers); the protocol's
+    /// [`accept`](crate::Protocol::accept) saw every field. A handler that
+    /// needs nothing of the request any more frees it with
+    /// [`take_parts`](Self::take_parts).
     pub fn parts(&self) -> &Parts {
         &self.parts
     }
@@ -122,6 +135,38 @@ impl Upgraded {
     /// Mutable access to the request parts, e.g. to take an extension out.
     pub fn parts_mut(&mut self) -> &mut Parts {
         &mut self.parts
+    }
+
+    /// Takes the request parts out, leaving an empty request (`GET /`, no
+    /// headers, no extensions) in their place: read what the handler needs,
+    /// then drop the rest for the life of the connection.
+    ///
+    /// ```
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let layer = UpgradeLayer::new().protocol(
+    ///     "feed/1",
+    ///     service_fn(|mut conn: Upgraded| async move {
+    ///         let parts = conn.take_parts();
+    ///         let room = parts.uri.query().unwrap_or("lobby").to_owned();
+    ///         drop(parts); // the headers are freed now, not when `conn` ends
+    ///         # let _ = room;
+    ///         Ok::<_, std::io::Error>(())
+    ///     }),
+    /// );
+    /// # let _ = layer;
+    /// ```
+    pub fn take_parts(&mut self) -> Parts {
+        std::mem::replace(&mut self.parts, crate::head::empty())
+    }
+
+    /// How many header fields of the request were left out of
+    /// [`parts`](Self::parts) because they did not fit the layer's
+    /// [`max_kept_head`](crate::UpgradeLayer::max_kept_head); 0 for an
+    /// ordinary request.
+    pub fn dropped_headers(&self) -> usize {
+        self.dropped_headers
     }
 
     /// What was agreed during the handshake.

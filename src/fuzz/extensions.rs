@@ -8,7 +8,9 @@
 use http::{HeaderMap, HeaderValue};
 
 use super::input::{lines, reference_token, strip, words};
-use crate::websocket::extensions::{parse_offers, ExtensionOffer};
+use crate::websocket::extensions::{
+    parse_offers, ExtensionOffer, MAX_HEADER_BYTES, MAX_OFFERS, MAX_PARAMS,
+};
 use crate::websocket::DeflateConfig;
 
 /// Parses and negotiates one input, checking both.
@@ -28,8 +30,11 @@ pub fn extensions(data: &[u8]) {
         one.insert("sec-websocket-extensions", value.clone());
         let parsed = parse_offers(&one);
         match reference_line(value.as_bytes()) {
-            // A line the grammar accepts is read exactly as the grammar reads it.
-            Some(reference) => assert_eq!(plain(&parsed), reference, "line {value:?}"),
+            // Past the byte bound nothing is read (issue 9, defect 12).
+            _ if value.len() > MAX_HEADER_BYTES => assert!(parsed.is_empty(), "line {value:?}"),
+            // A line the grammar accepts is read exactly as the grammar reads
+            // it, up to the bounds on offers and parameters.
+            Some(reference) => assert_eq!(plain(&parsed), bounded(reference), "line {value:?}"),
             // Otherwise only the well-formed elements survive.
             None => {
                 for offer in &parsed {
@@ -46,8 +51,18 @@ pub fn extensions(data: &[u8]) {
         expected.extend(parsed);
         headers.append("sec-websocket-extensions", value);
     }
-    // Lines are read one after the other, in order.
+    // Lines are read one after the other, in order, up to the bounds.
     let offers = parse_offers(&headers);
+    let total: usize = headers
+        .get_all("sec-websocket-extensions")
+        .iter()
+        .map(|v| v.len())
+        .sum();
+    expected.truncate(if total > MAX_HEADER_BYTES {
+        0
+    } else {
+        MAX_OFFERS
+    });
     assert_eq!(offers, expected);
 
     let agreed = crate::websocket::deflate::negotiate(&config, &offers);
@@ -112,6 +127,16 @@ pub(super) fn deflate_config(rest: &[u8]) -> DeflateConfig {
 
 type Element = (String, Vec<(String, Option<String>)>);
 type Plain = Vec<Element>;
+
+/// What the parser keeps of a grammatical line: offers with at most
+/// `MAX_PARAMS` parameters, the first `MAX_OFFERS` of them.
+fn bounded(reference: Plain) -> Plain {
+    reference
+        .into_iter()
+        .filter(|(_, params)| params.len() <= MAX_PARAMS)
+        .take(MAX_OFFERS)
+        .collect()
+}
 
 fn plain(offers: &[ExtensionOffer]) -> Plain {
     offers

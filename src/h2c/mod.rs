@@ -92,7 +92,7 @@ use http::request::Parts;
 use http::{Request, Response};
 use tower::{service_fn, BoxError};
 
-use crate::detect::{has_token, Via};
+use crate::detect::{has_token, list_items, Via};
 use crate::protocol::{Accepted, Offer, Protocol};
 use crate::rejection::Rejection;
 use crate::request_body::RequestBody;
@@ -251,6 +251,14 @@ impl Protocol for Check {
         if !has_token(offer.headers, CONNECTION, "http2-settings") {
             return Some("Connection does not list HTTP2-Settings");
         }
+        // Every token names a field stream 1 leaves out; a long list is
+        // work a client makes the server do, and no client needs it.
+        if list_items(offer.headers, CONNECTION)
+            .nth(stream1::MAX_CONNECTION_TOKENS)
+            .is_some()
+        {
+            return Some("Connection lists more tokens than h2c takes");
+        }
         if let Err(fault) = ClientSettings::decode(value) {
             return Some(fault);
         }
@@ -382,6 +390,16 @@ mod tests {
                 "6-byte",
             ),
         ];
+        let long = format!("Upgrade, HTTP2-Settings{}", ", a".repeat(31));
+        let too_long = [(("connection"), long.as_str()), good[1], good[2]];
+        assert_eq!(
+            declines("h2c", &too_long, Some(0)),
+            Some("Connection lists more tokens than h2c takes")
+        );
+        assert_eq!(
+            declines("h2c", &[(good[0]), good[1], good[2]], Some(0)),
+            None
+        );
         for (token, pairs, body_len, fault) in cases {
             let reason =
                 declines(token, pairs, *body_len).unwrap_or_else(|| panic!("{pairs:?} taken"));

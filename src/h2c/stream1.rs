@@ -25,6 +25,12 @@ const CONTINUATION: u8 = 0x9;
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
 
+/// The most `Connection` tokens an h2c upgrade may list; past it the
+/// upgrade is declined and the request answered over HTTP/1.1. A real
+/// client lists two or three (`Upgrade, HTTP2-Settings`); each one names a
+/// field to leave out of stream 1, so the bound also bounds that work.
+pub(crate) const MAX_CONNECTION_TOKENS: usize = 32;
+
 /// Connection-specific fields that HTTP/2 forbids (RFC 9113 §8.2.2); h2
 /// refuses a request that carries one.
 const CONNECTION_SPECIFIC: [&str; 6] = [
@@ -106,8 +112,13 @@ fn header_block(parts: &Parts) -> BytesMut {
         None => "/",
     };
     literal(&mut block, b":path", path.as_bytes());
+    // Read once, not once per header: `Check` declines a request whose
+    // Connection lists more than `MAX_CONNECTION_TOKENS`, so this is short.
+    let named: Vec<&str> = list_items(&parts.headers, CONNECTION)
+        .take(MAX_CONNECTION_TOKENS)
+        .collect();
     for (name, value) in &parts.headers {
-        if is_connection_specific(parts, name) {
+        if is_connection_specific(&named, name) {
             continue;
         }
         // RFC 9113 §8.2.2: TE may only say "trailers".
@@ -126,11 +137,12 @@ fn header_block(parts: &Parts) -> BytesMut {
 }
 
 /// Host moves to `:authority`; the rest are hop-by-hop: the fixed list and
-/// whatever `Connection` names (RFC 9110 §7.6.1).
-fn is_connection_specific(parts: &Parts, name: &HeaderName) -> bool {
+/// whatever `Connection` names (`named`, RFC 9110 §7.6.1).
+fn is_connection_specific(named: &[&str], name: &HeaderName) -> bool {
     name == HOST
         || CONNECTION_SPECIFIC.contains(&name.as_str())
-        || list_items(&parts.headers, CONNECTION)
+        || named
+            .iter()
             .any(|item| name.as_str().eq_ignore_ascii_case(item))
 }
 

@@ -62,6 +62,14 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         http2 = negotiated.is_http2(),
     );
     let live = registration.token();
+    // Copied now, so the server's read buffer is freed before the switch.
+    let head = crate::head::keep(parts, config.max_kept_head);
+    if head.1 > 0 {
+        tracing::debug!(
+            dropped = head.1,
+            "header fields past max_kept_head left out"
+        );
+    }
     let task = async move {
         let _admission = admission;
         let switched = tokio::time::timeout_at(deadline, on_upgrade).await;
@@ -77,7 +85,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
                 return;
             }
         };
-        let mut upgraded = Upgraded::new(io, parts, negotiated, extensions, body, shutdown);
+        let mut upgraded = Upgraded::new(io, head, negotiated, extensions, body, shutdown);
         upgraded.set_idle_timeout(idle_timeout);
         tracing::debug!("connection upgraded");
         let _live = metrics::Live::start(live);

@@ -10,6 +10,7 @@
 //! A malformed element is dropped rather than failing the handshake: an
 //! extension the server cannot read is an extension it does not accept.
 
+use http::header::SEC_WEBSOCKET_EXTENSIONS;
 use http::HeaderMap;
 
 use crate::detect::is_token;
@@ -43,15 +44,37 @@ impl ExtensionOffer {
     }
 }
 
-/// Every well-formed offer in `Sec-WebSocket-Extensions`, across all lines,
-/// in the client's order.
+/// The most bytes of `Sec-WebSocket-Extensions`, all lines together, that
+/// are read. Browsers send under 100; a longer header declines every
+/// extension (the handshake goes on without them), unread.
+pub(crate) const MAX_HEADER_BYTES: usize = 4096;
+/// The most offers read, in the client's order; later ones are declined.
+pub(crate) const MAX_OFFERS: usize = 8;
+/// The most parameters one offer may have; an offer with more is declined.
+/// permessage-deflate defines four (RFC 7692 §7).
+pub(crate) const MAX_PARAMS: usize = 8;
+
+/// The well-formed offers in `Sec-WebSocket-Extensions`, across all lines,
+/// in the client's order: at most [`MAX_OFFERS`] of them, none with more
+/// than [`MAX_PARAMS`] parameters, and none at all when the header is longer
+/// than [`MAX_HEADER_BYTES`]. What a client sends here therefore costs a
+/// bounded amount of work and memory, and nothing is kept past the
+/// handshake: the caller keeps only what it agreed to.
 pub(crate) fn parse_offers(headers: &HeaderMap) -> Vec<ExtensionOffer> {
-    headers
-        .get_all("sec-websocket-extensions")
+    let lines = headers.get_all(SEC_WEBSOCKET_EXTENSIONS);
+    let mut total = 0usize;
+    for line in &lines {
+        total = total.saturating_add(line.len());
+        if total > MAX_HEADER_BYTES {
+            return Vec::new();
+        }
+    }
+    lines
         .into_iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(split_outside_quotes::<','>)
         .filter_map(parse_extension)
+        .take(MAX_OFFERS)
         .collect()
 }
 
@@ -71,7 +94,7 @@ fn parse_extension(element: &str) -> Option<ExtensionOffer> {
             Some((key, value)) => (key.trim(), Some(parse_value(value.trim())?)),
             None => (piece, None),
         };
-        if !is_token(key) {
+        if !is_token(key) || params.len() == MAX_PARAMS {
             return None;
         }
         params.push((key.to_owned(), value));
@@ -195,6 +218,46 @@ mod tests {
             ]),
             vec![("fine".into(), vec![])]
         );
+    }
+
+    /// Issue 9, defect 12: 20 upgrades offering one extension with 190,000
+    /// parameters grew the server by 298 MiB. Such an offer is declined
+    /// now, and the work and memory a header can cost are bounded.
+    #[test]
+    fn offers_and_params_are_bounded() {
+        let mut params = String::from("permessage-deflate");
+        for _ in 0..MAX_PARAMS {
+            params.push_str("; a");
+        }
+        assert_eq!(
+            offers(&[&params]).len(),
+            1,
+            "{MAX_PARAMS} parameters are read"
+        );
+        params.push_str("; a");
+        assert!(offers(&[&params]).is_empty(), "one more declines the offer");
+
+        let huge = format!("permessage-deflate{}", ";a".repeat(190_000));
+        assert!(offers(&[&huge]).is_empty());
+
+        let many: Vec<String> = (0..MAX_OFFERS + 5).map(|i| format!("x-{i}")).collect();
+        let got = offers(&[&many[..3].join(","), &many[3..].join(", ")]);
+        let names: Vec<String> = got.into_iter().map(|(name, _)| name).collect();
+        assert_eq!(
+            names,
+            many[..MAX_OFFERS],
+            "the first {MAX_OFFERS}, in order"
+        );
+
+        // Past the byte bound nothing is read, however the bytes are split
+        // across lines; at the bound, everything is.
+        let line = format!(
+            "permessage-deflate, {}",
+            "x".repeat(MAX_HEADER_BYTES / 2 - 20)
+        );
+        assert_eq!(offers(&[&line, &line]).len(), 4);
+        let longer = format!("{line}yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy");
+        assert!(offers(&[&longer, &longer]).is_empty());
     }
 
     #[test]
