@@ -116,11 +116,18 @@ impl Connections {
 
     /// Waits until every upgraded connection is gone, or `deadline` passes.
     /// Returns `true` when all are gone.
+    ///
+    /// Counts the outcome in `tower_upgrade_drain_total{outcome}` (feature
+    /// `metrics`): the connections that ended within the deadline as
+    /// `closed`, those still open at it as `timed_out`.
     pub async fn wait_closed(&self, deadline: Duration) -> bool {
         self.inner.tracker.close();
+        let open = self.inner.tracker.len();
         let done = tokio::time::timeout(deadline, self.inner.tracker.wait())
             .await
             .is_ok();
+        let left = if done { 0 } else { self.inner.tracker.len() };
+        crate::metrics::drained(open.saturating_sub(left), left);
         self.inner.tracker.reopen();
         done
     }

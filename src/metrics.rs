@@ -133,3 +133,17 @@ impl Drop for HandshakeInProgress {
         metrics::gauge!("tower_upgrade_handshakes_in_progress").decrement(1.0);
     }
 }
+
+/// `tower_upgrade_drain_total{outcome}`: at shutdown, the upgraded
+/// connections that ended within the deadline (`closed`) and those still
+/// open when it passed (`timed_out`).
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn drained(closed: usize, timed_out: usize) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!("tower_upgrade_drain_total", "outcome" => "closed")
+            .increment(closed as u64);
+        metrics::counter!("tower_upgrade_drain_total", "outcome" => "timed_out")
+            .increment(timed_out as u64);
+    }
+}
