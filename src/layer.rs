@@ -31,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) require_upgrade: bool,
     pub(crate) max_request_body: usize,
     pub(crate) max_kept_head: usize,
+    pub(crate) on_failure: Option<crate::failure::OnFailure>,
     pub(crate) handshake_timeout: Duration,
     pub(crate) retry_after_secs: u32,
     /// This layer's limit on live connections, all protocols together; a
@@ -121,6 +122,7 @@ impl UpgradeLayer {
                 require_upgrade: false,
                 max_request_body: DEFAULT_MAX_REQUEST_BODY,
                 max_kept_head: crate::head::DEFAULT_MAX_KEPT_HEAD,
+                on_failure: None,
                 handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
                 retry_after_secs: 5,
                 max_connections: usize::MAX,
@@ -343,6 +345,54 @@ impl<R> UpgradeLayer<R> {
     pub fn max_kept_head(mut self, bytes: usize) -> Self {
         self.config_mut().max_kept_head = bytes;
         self
+    }
+
+    /// Calls `callback` when a handler returns an error or panics, with
+    /// the protocol, the request's method and target, the client and the
+    /// error (a [`HandlerPanicked`](crate::HandlerPanicked) for a panic);
+    /// like axum's `on_failed_upgrade`. Without it, the failure is logged
+    /// with `tracing::warn!`. A panic is caught either way: it ends that
+    /// connection only.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new().on_failure(|failure| {
+    ///     eprintln!("{} on {}: {}", failure.protocol().protocol(), failure.uri(), failure.error());
+    /// });
+    /// # let _ = layer;
+    /// ```
+    pub fn on_failure<F>(mut self, callback: F) -> Self
+    where
+        F: Fn(crate::UpgradeFailure) + Send + Sync + 'static,
+    {
+        self.config_mut().on_failure = Some(std::sync::Arc::new(callback));
+        self
+    }
+
+    /// The layer as a service of its own, for a route that only switches
+    /// protocols (axum's `route_service`): an upgrade to a registered
+    /// protocol switches, anything else gets `426 Upgrade Required` with
+    /// `Upgrade` listing the registered protocols (RFC 9110 §15.5.22; over
+    /// HTTP/2, the plain 426). The same as
+    /// `self.require_upgrade(true).layer(NotAnUpgrade)`, without a dummy
+    /// handler.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// let upgrades = UpgradeLayer::new()
+    ///     .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }));
+    /// let app: Router = Router::new().route_service("/feed", upgrades.into_service());
+    /// # let _ = app;
+    /// ```
+    pub fn into_service(self) -> crate::UpgradeEndpoint<R>
+    where
+        R: Clone,
+    {
+        tower::Layer::layer(&self.require_upgrade(true), crate::NotAnUpgrade)
     }
 
     /// How long reading the request body and completing the switch may take

@@ -10,7 +10,9 @@ pub mod __fuzz;
 mod body;
 mod client;
 mod detect;
+mod endpoint;
 mod error;
+mod failure;
 mod future;
 #[cfg(feature = "h2c")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
@@ -44,7 +46,9 @@ pub mod websocket;
 // moved to `websocket`.
 pub use body::ResponseBody;
 pub use client::{ClientInfo, PeerAddr, TrustedProxies};
+pub use endpoint::{NotAnUpgrade, UpgradeEndpoint};
 pub use error::ConfigError;
+pub use failure::{HandlerPanicked, UpgradeFailure};
 pub use future::ResponseFuture;
 pub use handler::UpgradeHandler;
 pub use head::DEFAULT_MAX_KEPT_HEAD;

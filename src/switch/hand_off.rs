@@ -5,7 +5,10 @@ use http::request::Parts;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use tower::BoxError;
+
 use crate::detect::Via;
+use crate::failure::{CatchPanic, Outcome, UpgradeFailure};
 use crate::layer::Config;
 use crate::lifecycle::{Admission, Handshake};
 use crate::metrics;
@@ -70,6 +73,17 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
             "header fields past max_kept_head left out"
         );
     }
+    // What the failure callback sees of the request, which the handler owns.
+    let view = (
+        negotiated.clone(),
+        head.0.method.clone(),
+        head.0.uri.clone(),
+        head.0
+            .extensions
+            .get::<crate::ClientInfo>()
+            .and_then(|c| c.addr()),
+    );
+    let on_failure = config.on_failure.clone();
     let task = async move {
         let _admission = admission;
         let switched = tokio::time::timeout_at(deadline, on_upgrade).await;
@@ -89,9 +103,22 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         upgraded.set_idle_timeout(idle_timeout);
         tracing::debug!("connection upgraded");
         let _live = metrics::Live::start(live);
-        match handler.oneshot(upgraded).await {
-            Ok(()) => tracing::debug!("handler finished"),
-            Err(error) => tracing::warn!(error = %error, "upgrade handler failed"),
+        let (error, panicked) = match CatchPanic::new(handler.oneshot(upgraded)).await {
+            Outcome::Done => return tracing::debug!("handler finished"),
+            Outcome::Failed(error) => (error, false),
+            Outcome::Panicked(panic) => (BoxError::from(panic), true),
+        };
+        let failure = UpgradeFailure {
+            protocol: view.0,
+            method: view.1,
+            uri: view.2,
+            client: view.3,
+            error,
+            panicked,
+        };
+        match on_failure {
+            Some(callback) => callback(failure),
+            None => failure.log(),
         }
     };
     config

@@ -4,6 +4,13 @@
 After the 101 response the server answers each `\\n`-terminated line with its
 length in bytes and a `\\n`, and closes the connection after the line `quit`.
 
+`linecount/2` is the same protocol with a handshake of its own, written on
+the crate's public `Protocol` trait: the request must carry
+`Linecount-Max-Line: N` (1 to 65536); a bad or missing value gets 400 with
+the reason, a good one is echoed in the 101, and a line longer than N ends
+the session with `error: line too long`. Anything that is not an upgrade
+gets 426 with `Upgrade` listing both versions (the endpoint form).
+
 Usage: ADDR=127.0.0.1:3000 python3 tests/interop/linecount.py
 Prints `ok <check>` or `FAIL <check>: reason` per check; exits 1 if any failed.
 """
@@ -145,10 +152,66 @@ def wrong_protocol():
         c.close()
 
 
+def upgrade_v2(max_line):
+    head = UPGRADE.replace(b"linecount/1", b"linecount/2")
+    if max_line is not None:
+        head = head.replace(b"\r\n\r\n", f"\r\nLinecount-Max-Line: {max_line}\r\n\r\n".encode())
+    return head
+
+
+def v2_agrees_on_the_line_length():
+    c = Conn()
+    try:
+        c.sock.sendall(upgrade_v2(8))
+        status, headers = c.response_head()
+        expect(status == 101, f"expected 101, got {status}")
+        expect(headers.get("upgrade") == ["linecount/2"], f"upgrade: {headers.get('upgrade')}")
+        agreed = headers.get("linecount-max-line")
+        expect(agreed == ["8"], f"expected 'linecount-max-line: 8' in the 101, got {agreed}")
+        c.line("12345678")
+        c.sock.sendall(b"123456789\n")
+        got = c.read_until(b"\n", "the answer to a line over the agreed length")
+        expect(got == b"error: line too long", f"a 9-byte line with max 8: got {got!r}")
+    finally:
+        c.close()
+
+
+def v2_refuses_a_bad_max_line():
+    for value in [None, "0", "65537", "ten", "8, 9"]:
+        c = Conn()
+        try:
+            c.sock.sendall(upgrade_v2(value))
+            status, headers = c.response_head()
+            expect(status == 400, f"Linecount-Max-Line {value!r}: expected 400, got {status}")
+            expect("upgrade" not in headers, f"a 400 must not carry Upgrade: {headers}")
+            length = int(headers.get("content-length", ["0"])[0])
+            while len(c.buf) < length:
+                c.fill("the 400's reason")
+            reason = c.buf[:length].decode()
+            expect("Linecount-Max-Line" in reason, f"Linecount-Max-Line {value!r}: reason {reason!r}")
+        finally:
+            c.close()
+
+
+def not_an_upgrade_gets_426():
+    # RFC 9110 §15.5.22: a 426 names the protocols in Upgrade.
+    c = Conn()
+    try:
+        c.sock.sendall(f"GET / HTTP/1.1\r\nHost: {ADDR}\r\n\r\n".encode())
+        status, headers = c.response_head()
+        expect(status == 426, f"expected 426 to a plain GET, got {status}")
+        offered = [t.strip() for v in headers.get("upgrade", []) for t in v.split(",")]
+        expect(offered == ["linecount/1", "linecount/2"], f"426 Upgrade: {headers.get('upgrade')}")
+    finally:
+        c.close()
+
+
 def main():
     print(f"# {NAME} against {ADDR}", flush=True)
     failed = 0
-    for check in [upgrade_and_count, pipelined, split_writes, wrong_protocol]:
+    checks = [upgrade_and_count, pipelined, split_writes, wrong_protocol]
+    checks += [v2_agrees_on_the_line_length, v2_refuses_a_bad_max_line, not_an_upgrade_gets_426]
+    for check in checks:
         name = f"{NAME}:{check.__name__}"
         try:
             check()
