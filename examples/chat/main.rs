@@ -32,9 +32,8 @@ mod ws_knobs;
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use axum::response::Html;
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::{Json, Router};
 use tower::service_fn;
 use tower_upgrade::websocket::WebSocketConfig;
@@ -96,10 +95,7 @@ async fn main() -> std::io::Result<()> {
             get(move || async move { Json(stats.json()) }),
         )
         .route("/metrics", metrics::route(prometheus))
-        .route(
-            "/ws",
-            any(|| async { StatusCode::NOT_FOUND }).layer(upgrades),
-        );
+        .route_service("/ws", upgrades.into_service());
 
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;

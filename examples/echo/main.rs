@@ -33,9 +33,8 @@ mod ws_knobs;
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
 use axum::response::Html;
-use axum::routing::{any, get};
+use axum::routing::get;
 use axum::Router;
 use tower::service_fn;
 use tower_upgrade::websocket::{Error, Message};
@@ -90,10 +89,7 @@ async fn main() -> std::io::Result<()> {
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route("/metrics", metrics::route(prometheus))
-        .route(
-            "/ws",
-            any(|| async { StatusCode::NOT_FOUND }).layer(upgrades),
-        );
+        .route_service("/ws", upgrades.into_service());
 
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
