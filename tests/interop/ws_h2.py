@@ -86,6 +86,9 @@ class Client:
         # RFC 7692 §7.2: raw deflate with context takeover both ways.
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
         self.decompressor = zlib.decompressobj(-15)
+        # Set when the server's answer has client_no_context_takeover
+        # (RFC 7692 §7.1.1.2): then each message starts a new compressor.
+        self.no_client_context = False
 
     def flush(self):
         out = self.conn.data_to_send()
@@ -119,6 +122,8 @@ class Client:
     def send_ws(self, opcode, payload, compress=False):
         rsv1 = False
         if compress:
+            if self.no_client_context:
+                self.compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
             payload = self.compressor.compress(payload) + self.compressor.flush(zlib.Z_SYNC_FLUSH)
             assert payload.endswith(b"\x00\x00\xff\xff")
             payload, rsv1 = payload[:-4], True
@@ -186,6 +191,7 @@ def main():
         extensions = client.response.get("sec-websocket-extensions", "")
         if DEFLATE and not extensions.startswith("permessage-deflate"):
             raise Failure(f"permessage-deflate not agreed: {extensions!r}")
+        client.no_client_context = "client_no_context_takeover" in extensions
         if not DEFLATE and extensions:
             raise Failure(f"extensions agreed without an offer: {extensions!r}")
         return f"200, sec-websocket-extensions {extensions!r}"
