@@ -21,7 +21,24 @@
 //!   tungstenite's own defaults;
 //! - `axum`: axum 0.8's `WebSocketUpgrade` (tungstenite's defaults);
 //! - `fastwebsockets`: fastwebsockets 0.10's `upgrade` with its
-//!   `FragmentCollector`.
+//!   `FragmentCollector`;
+//! - `tokio-websockets`: tokio-websockets 0.13's `ServerBuilder::serve`
+//!   after a 101 answered by the route (details on
+//!   `peers::tokio_websockets_upgrade`); released 0.13 has no
+//!   permessage-deflate, so it has no deflate row;
+//! - `ratchet`: ratchet 1.2's `server::handshake` and
+//!   `WebSocket::from_upgraded`, without extensions;
+//! - `ratchet-deflate`: the same with its `DeflateExtProvider::default()`,
+//!   the client offering what Chromium offers. As a server ratchet answers
+//!   only what the offer holds (its `request_*_no_context_takeover` apply
+//!   to its client), so here it agrees to context takeover both ways with
+//!   15-bit windows: compare it with
+//!   `tower-upgrade+Chromium-deflate-takeover`, not with the default row.
+//!
+//! Every server runs behind `axum::serve` on a 2-thread runtime and takes
+//! over the connection hyper upgraded. The ratchet rows come from
+//! benches/ratchet_peer, a package apart (its Cargo.toml says why), built
+//! into `target/ratchet-peer/` on first use.
 //!
 //! The client is a few lines of raw WebSocket over `TcpStream` (one masked
 //! text frame, the echo read as bytes), so it also works on rows that
@@ -54,10 +71,12 @@ mod common;
 #[path = "support/peers.rs"]
 mod peers;
 use common::ws_echo as echo;
-use peers::{axum_echo, fastwebsockets_upgrade};
+use peers::{axum_echo, fastwebsockets_upgrade, tokio_websockets_upgrade};
+#[path = "support/ratchet.rs"]
+mod ratchet;
 
 /// The rows: server name, and whether the client offers permessage-deflate.
-const SERVERS: [(&str, bool); 10] = [
+const SERVERS: [(&str, bool); 13] = [
     ("tower-upgrade", false),
     ("tower-upgrade+Chromium-deflate", true),
     ("tower-upgrade+Chromium-deflate-server-takeover", true),
@@ -68,6 +87,9 @@ const SERVERS: [(&str, bool); 10] = [
     ("tower-upgrade+tungstenite-defaults", false),
     ("axum", false),
     ("fastwebsockets", false),
+    ("tokio-websockets", false),
+    ("ratchet", false),
+    ("ratchet-deflate", true),
 ];
 
 /// What Chromium sends (and Firefox: the same offer).
@@ -85,11 +107,20 @@ fn main() {
     raise_fd_limit(connections as u64 * 2 + 1024);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut results = Vec::new();
-    for (mode, deflate) in SERVERS {
-        if wanted
+    let selected = |mode: &str| {
+        wanted
             .as_ref()
-            .is_some_and(|w| !w.split(',').any(|w| w == mode))
-        {
+            .is_none_or(|w| w.split(',').any(|w| w == mode))
+    };
+    if SERVERS
+        .iter()
+        .any(|(mode, _)| selected(mode) && ratchet::is_row(mode))
+    {
+        // Built before anything is measured.
+        ratchet::binary();
+    }
+    for (mode, deflate) in SERVERS {
+        if !selected(mode) {
             continue;
         }
         let per_connection = runtime.block_on(measure(mode, deflate, connections));
@@ -252,6 +283,9 @@ fn deflate_message(text: &[u8]) -> Vec<u8> {
 }
 
 fn spawn_server(mode: &str) -> Child {
+    if ratchet::is_row(mode) {
+        return ratchet::spawn(mode, 2);
+    }
     Command::new(std::env::current_exe().unwrap())
         .env("IDLE_BENCH_SERVER", mode)
         .stdout(Stdio::piped())
@@ -289,6 +323,7 @@ fn serve(mode: &str) {
                     ws.on_upgrade(axum_echo)
                 }),
                 "fastwebsockets" => any(fastwebsockets_upgrade),
+                "tokio-websockets" => any(tokio_websockets_upgrade),
                 "tower-upgrade" => any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                     WebSocketConfig::new(),
                     service_fn(peers::tower_upgrade_echo),

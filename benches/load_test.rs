@@ -17,13 +17,25 @@
 //! server always runs first (or last) while the machine warms up.
 //!
 //! Servers, all behind the same `axum::serve` and the same tokio runtime
-//! (multi-thread, `LOAD_WORKERS` worker threads, default 2):
+//! (multi-thread, `LOAD_WORKERS` worker threads, default 2), each taking
+//! over the connection hyper upgraded:
 //! - `axum`: axum 0.8's `WebSocketUpgrade`, `recv`/`send` echo;
 //! - `fastwebsockets`: fastwebsockets 0.10's `upgrade` with its
 //!   `FragmentCollector`, as in its own echo example;
 //! - `tower-upgrade`: this crate's own message type (`into_websocket`);
 //! - `tower-upgrade+tungstenite`: this crate's layer with the tungstenite
-//!   backend (`Upgraded::into_tungstenite`).
+//!   backend (`Upgraded::into_tungstenite`);
+//! - `tokio-websockets`: tokio-websockets 0.13's `ServerBuilder::serve`
+//!   after a 101 answered by the route, `next`/`send` echo as in its
+//!   `echo_server` example (details on `peers::tokio_websockets_upgrade`);
+//! - `ratchet`: ratchet 1.2's `server::handshake` and
+//!   `WebSocket::from_upgraded`, `read`/`write` echo as in its examples,
+//!   from benches/ratchet_peer (a package apart, built into
+//!   `target/ratchet-peer/` on first use; its Cargo.toml says why).
+//!
+//! load_test offers no `Sec-WebSocket-Extensions`, so no row here
+//! negotiates permessage-deflate; ratchet's deflate row is only in
+//! benches/idle_memory.rs, whose client offers it.
 //!
 //! Output: per case the mean Msg/sec of each server, per round, and the
 //! ratios to axum and to fastwebsockets; the load average before and after
@@ -40,14 +52,18 @@ use tower_upgrade::UpgradeLayer;
 mod common;
 #[path = "support/peers.rs"]
 mod peers;
-use peers::{axum_echo, fastwebsockets_upgrade};
+use peers::{axum_echo, fastwebsockets_upgrade, tokio_websockets_upgrade};
+#[path = "support/ratchet.rs"]
+mod ratchet;
 
 /// The rows, in the order of the first round.
-const SERVERS: [&str; 4] = [
+const SERVERS: [&str; 6] = [
     "tower-upgrade",
     "tower-upgrade+tungstenite",
     "axum",
     "fastwebsockets",
+    "tokio-websockets",
+    "ratchet",
 ];
 
 /// (connections, payload bytes)
@@ -71,6 +87,10 @@ fn main() {
                 .is_none_or(|w| w.split(',').any(|w| w == *s))
         })
         .collect();
+    if servers.iter().any(|s| ratchet::is_row(s)) {
+        // Built before anything is measured, not between two rows.
+        ratchet::binary();
+    }
 
     println!("load_test: {client}");
     println!("load average before: {}", loadavg());
@@ -182,6 +202,9 @@ fn run_one(client: &str, server: &str, connections: usize, size: usize, seconds:
 }
 
 fn spawn_server(server: &str) -> Child {
+    if ratchet::is_row(server) {
+        return ratchet::spawn(server, env_or("LOAD_WORKERS", 2));
+    }
     Command::new(std::env::current_exe().unwrap())
         .args(["--server", server])
         .stdout(Stdio::piped())
@@ -211,6 +234,7 @@ fn serve(server: &str) {
                     ws.on_upgrade(axum_echo)
                 }),
                 "fastwebsockets" => any(fastwebsockets_upgrade),
+                "tokio-websockets" => any(tokio_websockets_upgrade),
                 "tower-upgrade" => any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                     tower_upgrade::websocket::WebSocketConfig::new(),
                     service_fn(peers::tower_upgrade_echo),
