@@ -7,7 +7,8 @@
 #   bash scripts/measure/ws_cpu_per_message.sh tower-upgrade 10 1024 9
 #   bash scripts/measure/ws_cpu_per_message.sh fastwebsockets 10 1024 9
 #
-# For a profile, run `perf record -F 2000 -g -p PID` or `strace -c -f -p PID`
+# Rows served by the bench binary itself (not `ratchet`, which runs from
+# benches/ratchet_peer). For a profile, run `perf record -F 2000 -g -p PID` or `strace -c -f -p PID`
 # against the same server while load_test runs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

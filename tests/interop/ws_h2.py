@@ -83,7 +83,8 @@ class Client:
         self.reset = None
         self.remote_settings = {}
         self.response = None
-        # RFC 7692 §7.2: raw deflate with context takeover both ways.
+        # RFC 7692 §7.2: raw deflate, context kept across messages unless
+        # the server's answer says otherwise (no_client_context below).
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
         self.decompressor = zlib.decompressobj(-15)
         # Set when the server's answer has client_no_context_takeover
