@@ -23,7 +23,7 @@ pub type UpgradeEndpoint<R = PlainTextRejection> = Upgrade<NotAnUpgrade, R>;
 ///
 /// ```
 /// use tower::{Service, ServiceExt};
-/// use tower_upgrade::NotAnUpgrade;
+/// use tower_upgrade::endpoint::NotAnUpgrade;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {

@@ -13,7 +13,7 @@ use http::{HeaderMap, HeaderValue, Uri};
 /// The default bound on the request head an [`Upgraded`](crate::Upgraded)
 /// keeps: 16 KiB, counted as HTTP/2 counts a header list (name, value and 32
 /// bytes a field, RFC 9113 §6.5.2), plus the target.
-pub const DEFAULT_MAX_KEPT_HEAD: usize = 16 * 1024;
+pub(crate) const DEFAULT_MAX_KEPT_HEAD: usize = 16 * 1024;
 
 /// RFC 9113 §6.5.2 (SETTINGS_MAX_HEADER_LIST_SIZE): a field costs its name,
 /// its value and 32 bytes.

@@ -6,52 +6,17 @@ use std::time::Duration;
 use http::HeaderValue;
 use tower::Layer;
 
-use crate::client::{HandshakeRate, TrustedProxies};
+use crate::config::{Config, PerClientLimits};
+use crate::config_error::ConfigError;
 use crate::detect::ProtocolToken;
-use crate::error::ConfigError;
 use crate::handler::UpgradeHandler;
+use crate::lifecycle::HandshakeRate;
 use crate::lifecycle::{Connections, Slots};
+use crate::peer::TrustedProxies;
 use crate::protocol::{Custom, Protocol};
 use crate::registry::{boxed_handler, Preference, Registration, Registry};
 use crate::rejection::{PlainTextRejection, RenderRejection};
 use crate::service::Upgrade;
-
-/// The default bound on an upgrade request's body, read before switching.
-pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
-/// The default time allowed from the request to the switched connection.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default bound on upgrades between detection and hand-off (see
-/// [`UpgradeLayer::max_handshakes_in_progress`]).
-pub const DEFAULT_MAX_HANDSHAKES_IN_PROGRESS: usize = 1024;
-
-#[derive(Clone)]
-pub(crate) struct Config {
-    pub(crate) registry: Registry,
-    pub(crate) offered: HeaderValue,
-    pub(crate) require_upgrade: bool,
-    pub(crate) max_request_body: usize,
-    pub(crate) max_kept_head: usize,
-    pub(crate) on_failure: Option<crate::failure::OnFailure>,
-    pub(crate) handshake_timeout: Duration,
-    pub(crate) retry_after_secs: u32,
-    /// This layer's limit on live connections, all protocols together; a
-    /// clone may set another (the count itself, in `connections`, is shared).
-    pub(crate) max_connections: usize,
-    pub(crate) connections: Connections,
-    pub(crate) trusted_proxies: TrustedProxies,
-    pub(crate) upgraded_idle_timeout: Option<Duration>,
-    /// Upgrades between detection and hand-off, all clients together.
-    pub(crate) max_handshakes: usize,
-    pub(crate) per_client: PerClientLimits,
-}
-
-/// This layer's limits per client address; all off by default.
-#[derive(Clone, Debug)]
-pub(crate) struct PerClientLimits {
-    pub(crate) max_connections: Option<usize>,
-    pub(crate) max_handshakes: Option<usize>,
-    pub(crate) rate: Option<Arc<HandshakeRate>>,
-}
 
 /// Accepts protocol upgrades in front of an HTTP service.
 ///
@@ -113,6 +78,17 @@ impl<R> std::fmt::Debug for UpgradeLayer<R> {
 }
 
 impl UpgradeLayer {
+    /// The default bound on an upgrade request's body, read before switching.
+    pub const DEFAULT_MAX_REQUEST_BODY: usize = 64 * 1024;
+    /// The default time allowed from the request to the switched connection.
+    pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The default bound on upgrades between detection and hand-off (see
+    /// [`max_handshakes_in_progress`](Self::max_handshakes_in_progress)).
+    pub const DEFAULT_MAX_HANDSHAKES_IN_PROGRESS: usize = 1024;
+    /// The default of [`max_kept_head`](Self::max_kept_head): 16 KiB of
+    /// header fields kept for the life of the connection.
+    pub const DEFAULT_MAX_KEPT_HEAD: usize = crate::head::DEFAULT_MAX_KEPT_HEAD;
+
     /// A layer that offers no protocol yet: every request passes through.
     pub fn new() -> Self {
         Self {
@@ -120,16 +96,16 @@ impl UpgradeLayer {
                 registry: Registry::default(),
                 offered: HeaderValue::from_static(""),
                 require_upgrade: false,
-                max_request_body: DEFAULT_MAX_REQUEST_BODY,
-                max_kept_head: crate::head::DEFAULT_MAX_KEPT_HEAD,
+                max_request_body: Self::DEFAULT_MAX_REQUEST_BODY,
+                max_kept_head: Self::DEFAULT_MAX_KEPT_HEAD,
                 on_failure: None,
-                handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+                handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
                 retry_after_secs: 5,
                 max_connections: usize::MAX,
                 connections: Connections::default(),
                 trusted_proxies: TrustedProxies::default(),
                 upgraded_idle_timeout: None,
-                max_handshakes: DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
+                max_handshakes: Self::DEFAULT_MAX_HANDSHAKES_IN_PROGRESS,
                 per_client: PerClientLimits {
                     max_connections: None,
                     max_handshakes: None,
@@ -172,7 +148,8 @@ impl<R> UpgradeLayer<R> {
     /// ```
     /// use http::request::Parts;
     /// use tower::service_fn;
-    /// use tower_upgrade::{Accepted, Offer, Protocol, Rejection, UpgradeLayer, Upgraded};
+    /// use tower_upgrade::rejection::Rejection;
+    /// use tower_upgrade::{Accepted, Offer, Protocol, UpgradeLayer, Upgraded};
     ///
     /// struct Anything;
     ///
@@ -323,7 +300,7 @@ impl<R> UpgradeLayer<R> {
     }
 
     /// The most of the request head that [`Upgraded::parts`](crate::Upgraded::parts) keeps for the
-    /// life of the connection (16 KiB by default, [`DEFAULT_MAX_KEPT_HEAD`]),
+    /// life of the connection (16 KiB by default, [`DEFAULT_MAX_KEPT_HEAD`](Self::DEFAULT_MAX_KEPT_HEAD)),
     /// counted as HTTP/2 counts a header list: each field's name and value
     /// plus 32 bytes (RFC 9113 §6.5.2), and the target. Method, target,
     /// version and extensions are always kept; header fields are kept in
@@ -332,8 +309,6 @@ impl<R> UpgradeLayer<R> {
     ///
     /// The HTTP server bounds the head it reads (hyper: about 400 KB), and
     /// every upgraded connection would otherwise hold that much.
-    ///
-    /// [`DEFAULT_MAX_KEPT_HEAD`]: crate::DEFAULT_MAX_KEPT_HEAD
     ///
     /// ```
     /// use tower_upgrade::UpgradeLayer;
@@ -388,11 +363,11 @@ impl<R> UpgradeLayer<R> {
     /// let app: Router = Router::new().route_service("/feed", upgrades.into_service());
     /// # let _ = app;
     /// ```
-    pub fn into_service(self) -> crate::UpgradeEndpoint<R>
+    pub fn into_service(self) -> crate::endpoint::UpgradeEndpoint<R>
     where
         R: Clone,
     {
-        tower::Layer::layer(&self.require_upgrade(true), crate::NotAnUpgrade)
+        tower::Layer::layer(&self.require_upgrade(true), crate::endpoint::NotAnUpgrade)
     }
 
     /// How long reading the request body and completing the switch may take
@@ -473,12 +448,12 @@ impl<R> UpgradeLayer<R> {
     }
 
     /// The most upgraded connections live at once from one client address
-    /// (see [`ClientInfo::addr`](crate::ClientInfo::addr): behind a trusted
+    /// (see [`ClientInfo::addr`](crate::peer::ClientInfo::addr): behind a trusted
     /// proxy, the client's; an IPv6 client counts by its /64). Past it, the
     /// client's upgrades get `429 Too Many Requests` with `Retry-After`
     /// while other clients still connect. Off by default.
     ///
-    /// Without a known peer address (no [`PeerAddr`](crate::PeerAddr) or
+    /// Without a known peer address (no [`PeerAddr`](crate::peer::PeerAddr) or
     /// axum `ConnectInfo`), no per-client limit applies.
     ///
     /// ```
@@ -523,7 +498,7 @@ impl<R> UpgradeLayer<R> {
     /// up to the [`handshake_timeout`](Self::handshake_timeout)) or waiting
     /// for the switched connection. Past it, `503` with `Retry-After`,
     /// before the body is read. 1,024 by default
-    /// ([`DEFAULT_MAX_HANDSHAKES_IN_PROGRESS`]): the memory they can hold is
+    /// ([`DEFAULT_MAX_HANDSHAKES_IN_PROGRESS`](Self::DEFAULT_MAX_HANDSHAKES_IN_PROGRESS)): the memory they can hold is
     /// at most this many bodies (h2c keeps its body; other protocols drop it
     /// as it is read).
     ///

@@ -8,7 +8,7 @@
 //! `protocol` is the registered token (`websocket`, `linecount/1`), never
 //! the client's spelling, so a client cannot grow the number of series; a
 //! `426` from `require_upgrade`, which chose no protocol, is counted with
-//! `protocol="none"`. `reason` is [`Rejection::metrics_label`](crate::Rejection::metrics_label): the table in
+//! `protocol="none"`. `reason` is [`Rejection::metrics_label`](crate::rejection::Rejection::metrics_label): the table in
 //! `rejection.rs` gives every cause's.
 
 /// The `protocol` label of a rejection that chose no protocol: the `426`
@@ -109,7 +109,7 @@ pub(crate) fn serve_timeout(kind: &'static str) {
 
 /// `tower_upgrade_proxy_protocol_rejected_total`: a connection of `serve`
 /// closed for a missing or invalid PROXY protocol header (x8a, issue 8).
-#[cfg(feature = "serve")]
+#[cfg(feature = "proxy-protocol")]
 pub(crate) fn proxy_protocol_rejected() {
     #[cfg(feature = "metrics")]
     metrics::counter!("tower_upgrade_proxy_protocol_rejected_total").increment(1);

@@ -25,7 +25,8 @@ use crate::rejection::Rejection;
 /// use http::request::Parts;
 /// use http::{HeaderName, HeaderValue, StatusCode};
 /// use tower::service_fn;
-/// use tower_upgrade::{Accepted, CustomRejection, Offer, Protocol, Rejection, UpgradeLayer, Upgraded};
+/// use tower_upgrade::rejection::{ProtocolRejection, Rejection};
+/// use tower_upgrade::{Accepted, Offer, Protocol, UpgradeLayer, Upgraded};
 ///
 /// /// What the handler reads back: the line length both sides agreed on.
 /// #[derive(Clone, Copy, Debug)]
@@ -68,7 +69,7 @@ pub trait Protocol: Send + Sync + 'static {
     /// Checks the request that asked for this protocol and either accepts
     /// it, with the headers to add to the switch response and the values to
     /// hand to the handler, or rejects it with a response the client sees
-    /// (a [`CustomRejection`](crate::CustomRejection) for your own status
+    /// (a [`CustomRejection`](crate::rejection::ProtocolRejection) for your own status
     /// and reason).
     ///
     /// Runs after [`declines`](Self::declines) and before the body is read.

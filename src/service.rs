@@ -8,13 +8,12 @@ use http::{Request, Response, Version};
 use http_body::Body;
 use tower::Service;
 
-use crate::body::ResponseBody;
+use crate::config::Config;
 use crate::detect::detect;
-use crate::future::ResponseFuture;
-use crate::layer::Config;
 use crate::metrics;
 use crate::protocol::Offer;
 use crate::rejection::{self, PlainTextRejection, RenderRejection, UpgradeRequired};
+use crate::response::{ResponseBody, ResponseFuture};
 use crate::switch::switch;
 
 /// Middleware that accepts protocol upgrades; built by

@@ -51,7 +51,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tower::{BoxError, Service};
 
-use crate::client::PeerAddr;
+use crate::peer::PeerAddr;
 
 /// The request body type services receive under [`connect`] and [`send`].
 pub type TestBody = BoxBody<Bytes, BoxError>;
@@ -99,7 +99,7 @@ where
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
 /// let app = tower::service_fn(|req: http::Request<testing::TestBody>| async move {
-///     let peer = req.extensions().get::<tower_upgrade::PeerAddr>().unwrap().0;
+///     let peer = req.extensions().get::<tower_upgrade::peer::PeerAddr>().unwrap().0;
 ///     Ok::<_, std::convert::Infallible>(http::Response::new(peer.to_string()))
 /// });
 /// let _io = testing::connect_from("192.0.2.7:4000".parse().unwrap(), app);

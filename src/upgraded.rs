@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http::Extensions;
 
 use crate::lifecycle::ShutdownSignal;
+use crate::peer::ClientInfo;
 use crate::upgraded_idle::IdleTimer;
 
 /// An upgraded connection, handed to the handler registered for its protocol.
@@ -130,6 +131,22 @@ impl Upgraded {
     /// [`take_parts`](Self::take_parts).
     pub fn parts(&self) -> &Parts {
         &self.parts
+    }
+
+    /// Who asked for the upgrade: the peer, the trusted proxies in between,
+    /// and the client behind them (see [`ClientInfo`]).
+    ///
+    /// ```
+    /// use tower_upgrade::Upgraded;
+    ///
+    /// async fn handle(conn: Upgraded) {
+    ///     if let Some(addr) = conn.client().and_then(|c| c.addr()) {
+    ///         println!("client {addr}");
+    ///     }
+    /// }
+    /// ```
+    pub fn client(&self) -> Option<&ClientInfo> {
+        self.parts().extensions.get()
     }
 
     /// Mutable access to the request parts, e.g. to take an extension out.

@@ -20,8 +20,8 @@ use std::net::{IpAddr, SocketAddr};
 use http::{Extensions, HeaderMap};
 
 use super::input::{request, strip};
-use crate::client::forwarded::{self, Element, Node};
-use crate::{ClientInfo, PeerAddr, TrustedProxies};
+use crate::peer::forwarded::{self, Element, Node};
+use crate::peer::{ClientInfo, PeerAddr, TrustedProxies};
 
 /// Resolves one request's client and checks the answer.
 pub fn forwarded(data: &[u8]) {

@@ -17,11 +17,11 @@
 //! and undoes itself; inflation never holds more than its limit.
 
 use crate::websocket::extensions::parse_offers;
-use crate::websocket::socket::compress::{Deflate, InflateError};
-use crate::websocket::socket::frame::{
+use crate::websocket::messages::compress::{Deflate, InflateError};
+use crate::websocket::messages::frame::{
     decode, encode, FrameError, Header, OpCode, Rules, MAX_HEADER_LEN,
 };
-use crate::websocket::socket::mask;
+use crate::websocket::messages::mask;
 use crate::websocket::DeflateConfig;
 
 /// What one compressed message may inflate to here.

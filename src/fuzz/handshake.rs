@@ -231,14 +231,16 @@ fn reference_before_origin(req: &Request<()>, via: Via) -> Result<(), StatusCode
 }
 
 /// The headers RFC 6455 and RFC 9110 require on each rejection.
-fn check_rejection_headers(rejection: &crate::Rejection) {
+fn check_rejection_headers(rejection: &crate::rejection::Rejection) {
     let headers = rejection.required_headers(http::Version::HTTP_11);
     match rejection.status() {
         StatusCode::UPGRADE_REQUIRED => assert_eq!(headers["sec-websocket-version"], "13"),
         StatusCode::METHOD_NOT_ALLOWED => assert_eq!(headers["allow"], "GET"),
         _ => {}
     }
-    if matches!(rejection, crate::Rejection::MissingWebSocketVersion(_)) {
+    if matches!(rejection, crate::rejection::Rejection::Protocol(_))
+        && rejection.downcast_ref() == Some(&crate::websocket::WebSocketRejection::MissingVersion)
+    {
         assert_eq!(headers["sec-websocket-version"], "13");
     }
 }

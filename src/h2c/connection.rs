@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderName, Request, Response};
+use http::{HeaderName, Request};
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tower::BoxError;
@@ -12,9 +11,9 @@ use super::preface::Preface;
 use super::settings::ClientSettings;
 use super::stream1::request_frames;
 use super::Timeouts;
-use crate::client::PeerAddr;
-use crate::http2_idle::Streams;
-use crate::request_body::{hyper_service, RequestBody};
+use crate::peer::PeerAddr;
+use crate::serve::http2_idle::Streams;
+use crate::serve::{hyper_service, HttpService, RequestBody};
 use crate::upgraded::Upgraded;
 
 /// How long a connection sent GOAWAY for idleness may take to close: a live
@@ -26,18 +25,11 @@ pub(crate) const HTTP2_SETTINGS: HeaderName = HeaderName::from_static("http2-set
 /// Runs one h2c connection to its end: stream 1 answers the upgrade
 /// request, later streams are served as usual, and a shutdown signal sends
 /// GOAWAY and lets the streams in flight finish.
-pub(crate) async fn serve_upgraded<S, B>(
+pub(crate) async fn serve_upgraded<S: HttpService>(
     mut upgraded: Upgraded,
     service: S,
     timeouts: Timeouts,
-) -> Result<(), BoxError>
-where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) -> Result<(), BoxError> {
     // The layer checked the value before switching (H2c::declines).
     let settings = upgraded
         .parts()
@@ -63,14 +55,14 @@ where
     // RFC 8441: WebSocket over this connection works as it does over TLS.
     builder
         .timer(TokioTimer::new())
-        .keep_alive_interval(timeouts.keep_alive_interval)
-        .keep_alive_timeout(timeouts.keep_alive_timeout)
+        .keep_alive_interval(timeouts.http2.ping_interval())
+        .keep_alive_timeout(timeouts.http2.ping_timeout())
         .enable_connect_protocol();
     let streams = Streams::new();
     let connection = builder.serve_connection(io, hyper_service(streams.track(service)));
     tokio::pin!(connection);
     let idle = async {
-        match timeouts.idle {
+        match timeouts.http2.idle() {
             Some(timeout) => streams.idle(timeout).await,
             None => std::future::pending().await,
         }

@@ -86,16 +86,14 @@ mod stream1;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::header::CONNECTION;
 use http::request::Parts;
-use http::{Request, Response};
-use tower::{service_fn, BoxError};
+use tower::service_fn;
 
 use crate::detect::{has_token, list_items, Via};
 use crate::protocol::{Accepted, Offer, Protocol};
 use crate::rejection::Rejection;
-use crate::request_body::RequestBody;
+use crate::serve::{Http2Settings, HttpService};
 use crate::upgraded::Upgraded;
 use crate::UpgradeLayer;
 use connection::{serve_upgraded, HTTP2_SETTINGS};
@@ -110,7 +108,7 @@ use settings::ClientSettings;
 /// stream 1 with its method, path, headers (less the HTTP/1.1
 /// connection-specific ones; Host becomes `:authority`) and body; the
 /// extensions that layers in front of this one added to the HTTP/1.1
-/// request are not carried over, except the [`PeerAddr`](crate::PeerAddr),
+/// request are not carried over, except the [`PeerAddr`](crate::peer::PeerAddr),
 /// which every request on the connection gets.
 ///
 /// ```
@@ -132,21 +130,8 @@ pub struct H2c<S> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
     pub(crate) preface: Duration,
-    pub(crate) idle: Option<Duration>,
-    pub(crate) keep_alive_interval: Option<Duration>,
-    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) http2: Http2Settings,
 }
-
-/// How long an h2c connection may go without an open stream, by default,
-/// before it is sent GOAWAY.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How often an h2c connection is sent a PING by default.
-pub const DEFAULT_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
-
-/// How long a PING's acknowledgement may take by default before the h2c
-/// connection is closed.
-pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long after the `101` the client has to send the HTTP/2 connection
 /// preface, by default.
@@ -159,9 +144,7 @@ impl<S> H2c<S> {
             service,
             timeouts: Timeouts {
                 preface: DEFAULT_PREFACE_TIMEOUT,
-                idle: Some(DEFAULT_IDLE_TIMEOUT),
-                keep_alive_interval: Some(DEFAULT_KEEP_ALIVE_INTERVAL),
-                keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+                http2: Http2Settings::new(),
             },
         }
     }
@@ -186,40 +169,28 @@ impl<S> H2c<S> {
         self
     }
 
-    /// How long the upgraded connection may go without an open stream
-    /// before it is sent GOAWAY and closed: 60 s by default
-    /// ([`DEFAULT_IDLE_TIMEOUT`]), `None` for never. Stream 1 (the upgrade
-    /// request) is open until its response ends; a WebSocket over the
-    /// connection (RFC 8441) keeps its stream open while its handler holds
-    /// the [`Upgraded`].
+    /// How the upgraded connection is kept: its idle timeout and
+    /// keep-alive PINGs, the same [`Http2Settings`] (and defaults) as
+    /// `serve`'s HTTP/2 connections. Stream 1 (the upgrade request) is open
+    /// until its response ends; a WebSocket over the connection (RFC 8441)
+    /// keeps its stream open while its handler holds the [`Upgraded`].
     ///
     /// ```
     /// use std::time::Duration;
     /// use axum::Router;
     /// use tower_upgrade::h2c::H2c;
+    /// use tower_upgrade::serve::Http2Settings;
     ///
-    /// let h2c = H2c::new(Router::<()>::new())
-    ///     .idle_timeout(Duration::from_secs(120))
-    ///     .keep_alive_interval(Duration::from_secs(20))
-    ///     .keep_alive_timeout(Duration::from_secs(10));
+    /// let h2c = H2c::new(Router::<()>::new()).http2(
+    ///     Http2Settings::new()
+    ///         .idle_timeout(Duration::from_secs(120))
+    ///         .keep_alive_interval(Duration::from_secs(20))
+    ///         .keep_alive_timeout(Duration::from_secs(10)),
+    /// );
     /// # let _ = h2c;
     /// ```
-    pub fn idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.timeouts.idle = timeout.into();
-        self
-    }
-
-    /// How often the upgraded connection is sent a PING (RFC 9113 §6.7):
-    /// 30 s by default ([`DEFAULT_KEEP_ALIVE_INTERVAL`]), `None` for never.
-    pub fn keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
-        self.timeouts.keep_alive_interval = interval.into();
-        self
-    }
-
-    /// How long a PING's acknowledgement may take before the connection is
-    /// closed: 20 s by default ([`DEFAULT_KEEP_ALIVE_TIMEOUT`]).
-    pub fn keep_alive_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.keep_alive_timeout = timeout;
+    pub fn http2(mut self, settings: Http2Settings) -> Self {
+        self.timeouts.http2 = settings;
         self
     }
 }
@@ -294,18 +265,7 @@ impl<R> UpgradeLayer<R> {
     /// # let _ = app;
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
-    pub fn h2c<S, B>(self, h2c: H2c<S>) -> Self
-    where
-        S: tower::Service<Request<RequestBody>, Response = Response<B>>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-        S::Error: Into<BoxError>,
-        B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<BoxError>,
-    {
+    pub fn h2c<S: HttpService + Sync>(self, h2c: H2c<S>) -> Self {
         let H2c { service, timeouts } = h2c;
         let handler = service_fn(move |upgraded: Upgraded| {
             serve_upgraded(upgraded, service.clone(), timeouts)

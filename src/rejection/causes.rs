@@ -15,7 +15,7 @@ use http::HeaderValue;
 /// `axum::serve`) or `with_upgrades()`.
 ///
 /// ```
-/// use tower_upgrade::{ConnectionNotUpgradable, Rejection};
+/// use tower_upgrade::rejection::{ConnectionNotUpgradable, Rejection};
 ///
 /// fn served_without_upgrades(rejection: &Rejection) -> bool {
 ///     matches!(rejection, Rejection::ConnectionNotUpgradable(ConnectionNotUpgradable { .. }))
@@ -29,7 +29,7 @@ pub struct ConnectionNotUpgradable;
 /// switching (RFC 9110 §7.8: the whole request is read first). `413`.
 ///
 /// ```
-/// use tower_upgrade::{BodyTooLarge, Rejection};
+/// use tower_upgrade::rejection::{BodyTooLarge, Rejection};
 ///
 /// fn status_of_too_large(rejection: &Rejection) -> Option<http::StatusCode> {
 ///     match rejection {
@@ -45,7 +45,7 @@ pub struct BodyTooLarge;
 /// The upgrade request's body could not be read to its end. `400`.
 ///
 /// ```
-/// use tower_upgrade::{InvalidBody, Rejection};
+/// use tower_upgrade::rejection::{InvalidBody, Rejection};
 ///
 /// fn label(rejection: &Rejection) -> Option<&'static str> {
 ///     match rejection {
@@ -64,7 +64,7 @@ pub struct InvalidBody;
 /// `Upgrade` header, RFC 9113 §8.2.2, so there it is a plain `426`).
 ///
 /// ```
-/// use tower_upgrade::{Rejection, UpgradeRequired};
+/// use tower_upgrade::rejection::{Rejection, UpgradeRequired};
 ///
 /// fn offered(rejection: &Rejection) -> Option<&str> {
 ///     match rejection {
@@ -93,7 +93,7 @@ impl UpgradeRequired {
 /// reached. `503 Service Unavailable` with `Retry-After`.
 ///
 /// ```
-/// use tower_upgrade::{Rejection, TooManyConnections};
+/// use tower_upgrade::rejection::{Rejection, TooManyConnections};
 ///
 /// fn retry_after(rejection: &Rejection) -> Option<u32> {
 ///     match rejection {

@@ -8,13 +8,13 @@ use super::Rejection;
 
 impl Rejection {
     /// The headers the RFCs require on this response to a request of
-    /// `version`, which the layer adds to whatever a [`RenderRejection`](crate::RenderRejection)
+    /// `version`, which the layer adds to whatever a [`RenderRejection`](super::RenderRejection)
     /// produced when they are missing. Over HTTP/2 and later, no
     /// connection-specific header is among them (RFC 9113 §8.2.2).
     ///
     /// ```
     /// # use http::Version;
-    /// # use tower_upgrade::Rejection;
+    /// # use tower_upgrade::rejection::Rejection;
     /// fn needs_version_header(r: &Rejection, version: Version) -> bool {
     ///     r.required_headers(version).contains_key("sec-websocket-version")
     /// }
@@ -29,24 +29,6 @@ impl Rejection {
             Rejection::UpgradeRequired(r) if http1 => {
                 headers.insert(UPGRADE, r.offered().clone());
                 headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-            }
-            // RFC 9110 §15.5.6: a 405 MUST carry Allow.
-            #[cfg(feature = "websocket")]
-            Rejection::MethodNotAllowed(_) => {
-                headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
-            }
-            // RFC 6455 §4.2.2 item 4 and §4.4; the 426 also names the
-            // protocol to upgrade to, over HTTP/1.1 only.
-            #[cfg(feature = "websocket")]
-            Rejection::MissingWebSocketVersion(_) | Rejection::UnsupportedWebSocketVersion(_) => {
-                headers.insert(
-                    header::SEC_WEBSOCKET_VERSION,
-                    HeaderValue::from_static("13"),
-                );
-                if http1 && matches!(self, Rejection::UnsupportedWebSocketVersion(_)) {
-                    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-                    headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-                }
             }
             // RFC 9110 §15.6.4: Retry-After tells the client when to come back.
             Rejection::TooManyConnections(r) => {
@@ -65,7 +47,7 @@ impl Rejection {
             Rejection::TooManyHandshakesPerClient(r) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));
             }
-            Rejection::Custom(r) => headers.clone_from(r.headers()),
+            Rejection::Protocol(r) => headers.clone_from(r.headers()),
             _ => {}
         }
         if !http1 {

@@ -28,7 +28,7 @@ retry_after_cause!(
     /// allows. RFC 6585 §4: `429 Too Many Requests` with `Retry-After`.
     ///
     /// ```
-    /// use tower_upgrade::Rejection;
+    /// use tower_upgrade::rejection::Rejection;
     ///
     /// fn over_client_limit(rejection: &Rejection) -> bool {
     ///     matches!(rejection, Rejection::TooManyConnectionsPerClient(_))
@@ -44,7 +44,7 @@ retry_after_cause!(
     /// allows. RFC 6585 §4: `429 Too Many Requests` with `Retry-After`.
     ///
     /// ```
-    /// use tower_upgrade::Rejection;
+    /// use tower_upgrade::rejection::Rejection;
     ///
     /// fn wait(rejection: &Rejection) -> Option<u32> {
     ///     match rejection {
@@ -64,7 +64,7 @@ retry_after_cause!(
     /// with `Retry-After`, before the request body is read.
     ///
     /// ```
-    /// use tower_upgrade::Rejection;
+    /// use tower_upgrade::rejection::Rejection;
     ///
     /// fn busy(rejection: &Rejection) -> bool {
     ///     matches!(rejection, Rejection::TooManyHandshakes(_))
@@ -80,7 +80,7 @@ retry_after_cause!(
     /// allows. `429 Too Many Requests` with `Retry-After`.
     ///
     /// ```
-    /// use tower_upgrade::Rejection;
+    /// use tower_upgrade::rejection::Rejection;
     ///
     /// fn busy_client(rejection: &Rejection) -> bool {
     ///     matches!(rejection, Rejection::TooManyHandshakesPerClient(_))

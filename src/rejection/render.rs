@@ -19,7 +19,8 @@ use super::Rejection;
 /// ```
 /// use bytes::Bytes;
 /// use http::Response;
-/// use tower_upgrade::{Rejection, UpgradeLayer};
+/// use tower_upgrade::rejection::Rejection;
+/// use tower_upgrade::UpgradeLayer;
 ///
 /// let layer = UpgradeLayer::new().render_rejection(|r: &Rejection| {
 ///     Response::builder()
@@ -48,7 +49,8 @@ where
 /// `text/plain` body.
 ///
 /// ```
-/// use tower_upgrade::{PlainTextRejection, UpgradeLayer};
+/// use tower_upgrade::rejection::PlainTextRejection;
+/// use tower_upgrade::UpgradeLayer;
 ///
 /// let layer = UpgradeLayer::new().render_rejection(PlainTextRejection);
 /// # let _ = layer;

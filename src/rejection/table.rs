@@ -1,11 +1,11 @@
 //! The macro that turns the table of causes (in `rejection.rs`) into the
-//! [`Rejection`](crate::Rejection) enum, each cause's `status`, `reason`,
+//! [`Rejection`](crate::rejection::Rejection) enum, each cause's `status`, `reason`,
 //! `metrics_label`, `Display`, `Error` and `From`, and the matches over
 //! every variant. Nothing about a cause is written twice.
 
 macro_rules! rejections {
     (
-        custom $custom:ident($custom_ty:ident);
+        protocol $custom:ident($custom_ty:ident);
         $(
             $(#[cfg($cfg:meta)])?
             $name:ident => $status:ident, $label:literal, $reason:literal;
@@ -15,7 +15,7 @@ macro_rules! rejections {
         /// rejection response.
         ///
         /// ```
-        /// use tower_upgrade::Rejection;
+        /// use tower_upgrade::rejection::Rejection;
         ///
         /// fn log(rejection: &Rejection) {
         ///     eprintln!("{} {} ({})", rejection.status(), rejection, rejection.metrics_label());
@@ -96,14 +96,14 @@ macro_rules! rejections {
 
             /// The `reason` label of `tower_upgrade_rejected_total` (feature
             /// `metrics`): the cause's name in snake case, or the label a
-            /// [`CustomRejection`] was given.
+            /// [`ProtocolRejection`] was given.
             ///
             /// ```
             /// use http::StatusCode;
-            /// use tower_upgrade::{CustomRejection, Rejection};
+            /// use tower_upgrade::rejection::{ProtocolRejection, Rejection};
             ///
             /// let rejection = Rejection::from(
-            ///     CustomRejection::new(StatusCode::BAD_REQUEST, "bad line length").label("bad_line"),
+            ///     ProtocolRejection::new(StatusCode::BAD_REQUEST, "bad line length").label("bad_line"),
             /// );
             /// assert_eq!(rejection.metrics_label(), "bad_line");
             /// ```
@@ -111,6 +111,18 @@ macro_rules! rejections {
                 match self {
                     $($(#[cfg($cfg)])? Rejection::$name(_) => $label,)*
                     Rejection::$custom(r) => r.metrics_label(),
+                }
+            }
+        }
+
+        impl Rejection {
+            /// The protocol's own typed cause of a [`Rejection::Protocol`]
+            /// (see [`ProtocolRejection::cause`]), if it is a `T`.
+            pub fn downcast_ref<T: ::std::any::Any>(&self) -> Option<&T> {
+                match self {
+                    Rejection::$custom(r) => r.downcast_ref(),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
                 }
             }
         }
@@ -128,9 +140,9 @@ macro_rules! rejections {
         /// Every row's metrics label and status, for the test that keeps
         /// the table sound as rows are added.
         #[cfg(test)]
-        #[allow(clippy::vec_init_then_push)] // each push has its row's cfg
+                #[allow(clippy::vec_init_then_push)] // a push may carry its row's cfg
         pub(crate) fn table_rows() -> Vec<(&'static str, ::http::StatusCode)> {
-            #[allow(unused_mut)] // without the websocket feature
+            #[allow(unused_mut)] // a table whose every row is off
             let mut rows = Vec::new();
             $(
                 $(#[cfg($cfg)])?

@@ -7,20 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use tower::BoxError;
 
 use super::conn_io::{ConnIo, Phase};
+use super::http2_idle::Streams;
+#[cfg(feature = "proxy-protocol")]
 use super::proxy_protocol;
 use super::timeouts::{TimeoutKind, Timeouts};
-use crate::client::PeerAddr;
-use crate::http2_idle::Streams;
-use crate::request_body::{hyper_service, RequestBody};
+use super::{hyper_service, HttpService, RequestBody};
+use crate::peer::PeerAddr;
 
 /// How long a connection sent GOAWAY for idleness may take to close: a
 /// graceful GOAWAY waits for the acknowledgement of a PING (RFC 9113 §6.8)
@@ -33,28 +33,26 @@ const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
 pub(crate) struct Shared {
     pub(crate) builder: auto::Builder<TokioExecutor>,
     pub(crate) timeouts: Timeouts,
+    /// Whether every connection starts with a PROXY protocol header.
+    #[cfg(feature = "proxy-protocol")]
     pub(crate) proxy_protocol: bool,
 }
 
 /// Serves one connection to its end. `shutdown` changes when the server
 /// shuts down; the receiver is dropped when the connection is done.
-pub(crate) async fn run<S, B>(
-    mut stream: TcpStream,
-    mut peer: SocketAddr,
+pub(crate) async fn run<S: HttpService>(
+    #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_mut))] mut stream: TcpStream,
+    #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_mut))] mut peer: SocketAddr,
     service: S,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<()>,
-) where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+) {
     // One deadline from the accept: the PROXY header, the first bytes and
     // the first request head all fit in it.
     let deadline = Instant::now() + shared.timeouts.header;
+    #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_mut))]
     let mut prefix = Bytes::new();
+    #[cfg(feature = "proxy-protocol")]
     if shared.proxy_protocol {
         let read = tokio::select! {
             read = tokio::time::timeout_at(deadline, proxy_protocol::read(&mut stream)) => read,
@@ -97,7 +95,7 @@ pub(crate) async fn run<S, B>(
     tokio::pin!(connection);
 
     let idle = async {
-        match shared.timeouts.http2_idle {
+        match shared.timeouts.http2.idle() {
             Some(timeout) => {
                 phase.http2().await;
                 streams.idle(timeout).await;

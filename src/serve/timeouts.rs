@@ -2,37 +2,27 @@
 
 use std::time::Duration;
 
+use super::Http2Settings;
+
 /// The deadline for the first request head of a connection (its first bytes,
 /// a PROXY protocol header, the HTTP/2 preface or the whole HTTP/1 head), and
 /// for each later HTTP/1 head, by default: hyper's `header_read_timeout`.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long an HTTP/2 connection may stay without an open stream by default,
-/// close to nginx's `keepalive_timeout` (75 s), before it is sent GOAWAY.
-pub const DEFAULT_HTTP2_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How often an HTTP/2 connection is sent a PING by default.
-pub const DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
-
-/// How long the PING's acknowledgement may take by default before the
-/// connection is closed (hyper's default).
-pub const DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a graceful shutdown waits for connections to finish by default.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Timeouts {
     pub(crate) header: Duration,
-    pub(crate) http2_idle: Option<Duration>,
-    pub(crate) keep_alive_interval: Option<Duration>,
-    pub(crate) keep_alive_timeout: Duration,
+    pub(crate) http2: Http2Settings,
 }
 
 impl Default for Timeouts {
     fn default() -> Self {
         Self {
             header: DEFAULT_HEADER_READ_TIMEOUT,
-            http2_idle: Some(DEFAULT_HTTP2_IDLE_TIMEOUT),
-            keep_alive_interval: Some(DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL),
-            keep_alive_timeout: DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
+            http2: Http2Settings::new(),
         }
     }
 }

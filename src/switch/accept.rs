@@ -2,8 +2,8 @@
 
 use http::request::Parts;
 
+use crate::config::Config;
 use crate::detect::Via;
-use crate::layer::Config;
 use crate::protocol::{Accepted, Offer};
 use crate::registry::Registration;
 use crate::rejection::{ConnectionNotUpgradable, Rejection};

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::client::ClientKey;
-use crate::layer::Config;
+use crate::config::Config;
+use crate::lifecycle::ClientKey;
 use crate::lifecycle::{Admission, Full, Handshake};
 use crate::registry::Registration;
 use crate::rejection::{

@@ -7,9 +7,9 @@ use tower::ServiceExt;
 
 use tower::BoxError;
 
+use crate::config::Config;
 use crate::detect::Via;
-use crate::failure::{CatchPanic, Outcome, UpgradeFailure};
-use crate::layer::Config;
+use crate::handler_failure::{CatchPanic, Outcome, UpgradeFailure};
 use crate::lifecycle::{Admission, Handshake};
 use crate::metrics;
 use crate::protocol::Accepted;
@@ -61,7 +61,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         "upgraded",
         protocol = %negotiated.protocol(),
         path = %parts.uri.path(),
-        client = ?parts.extensions.get::<crate::ClientInfo>().and_then(|c| c.addr()),
+        client = ?parts.extensions.get::<crate::peer::ClientInfo>().and_then(|c| c.addr()),
         http2 = negotiated.is_http2(),
     );
     let live = registration.token();
@@ -80,7 +80,7 @@ pub(super) fn spawn(handoff: Handoff<'_>) {
         head.0.uri.clone(),
         head.0
             .extensions
-            .get::<crate::ClientInfo>()
+            .get::<crate::peer::ClientInfo>()
             .and_then(|c| c.addr()),
     );
     let on_failure = config.on_failure.clone();

@@ -21,10 +21,11 @@ use http::{Request, Response};
 use http_body::Body;
 use tokio::time::Instant;
 
-use crate::client::{ClientInfo, ClientKey};
+use crate::config::Config;
 use crate::detect::Via;
-use crate::layer::Config;
+use crate::lifecycle::ClientKey;
 use crate::metrics;
+use crate::peer::ClientInfo;
 use crate::rejection::{self, Rejection, RenderRejection};
 
 pub(crate) async fn switch<B, R>(

@@ -21,7 +21,7 @@ pub struct WebSocketConfig {
     pub(crate) limits: FrameLimits,
     /// Keepalive and timeouts of the message layer.
     #[cfg(feature = "messages")]
-    pub(crate) timeouts: super::socket::Timeouts,
+    pub(crate) timeouts: super::messages::Timeouts,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Option<super::DeflateConfig>,
 }

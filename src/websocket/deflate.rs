@@ -8,7 +8,7 @@
 use std::fmt;
 
 use super::extensions::ExtensionOffer;
-use crate::error::ConfigError;
+use crate::config_error::ConfigError;
 use crate::Upgraded;
 
 /// The extension's name in `Sec-WebSocket-Extensions` (RFC 7692 §7).
@@ -84,7 +84,7 @@ pub struct DeflateConfig {
     pub(crate) threshold: usize,
     /// States borrowed by the message layer's connections, per message.
     #[cfg(feature = "deflate")]
-    pub(crate) codecs: std::sync::Arc<super::socket::DeflatePool>,
+    pub(crate) codecs: std::sync::Arc<super::messages::DeflatePool>,
 }
 
 impl Default for DeflateConfig {

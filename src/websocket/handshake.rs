@@ -12,10 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use sha1::{Digest, Sha1};
 
 use super::config::WebSocketConfig;
-use super::rejection::{
-    ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
-    NoSupportedSubprotocol, UnsupportedWebSocketVersion,
-};
+use super::rejection::WebSocketRejection;
 use crate::detect::Via;
 use crate::protocol::{Accepted, Offer, Protocol};
 use crate::rejection::Rejection;
@@ -60,14 +57,16 @@ impl Protocol for WebSocketConfig {
         // RFC 6455 §4.2.1 item 1: a GET of HTTP/1.1 or later; RFC 8441 §4:
         // a CONNECT over HTTP/2, which detection already established.
         if via == Via::Http1 && parts.method != Method::GET {
-            return Err(MethodNotAllowed.into());
+            return Err(WebSocketRejection::MethodNotAllowed.into());
         }
         debug_assert!(via == Via::Http2Connect || parts.version >= Version::HTTP_11);
 
         // Item 6, and §4.4: a version we do not speak gets 426 with ours.
         match single(headers, &SEC_WEBSOCKET_VERSION) {
-            Err(()) => return Err(MissingWebSocketVersion.into()),
-            Ok(version) if version != "13" => return Err(UnsupportedWebSocketVersion.into()),
+            Err(()) => return Err(WebSocketRejection::MissingVersion.into()),
+            Ok(version) if version != "13" => {
+                return Err(WebSocketRejection::UnsupportedVersion.into())
+            }
             Ok(_) => {}
         }
 
@@ -76,7 +75,9 @@ impl Protocol for WebSocketConfig {
             Via::Http1 => single(headers, &HOST).ok().and_then(|h| h.to_str().ok()),
             Via::Http2Connect => parts.uri.authority().map(|a| a.as_str()),
         };
-        let host = host.filter(|h| !h.is_empty()).ok_or(MissingHost)?;
+        let host = host
+            .filter(|h| !h.is_empty())
+            .ok_or(WebSocketRejection::MissingHost)?;
 
         // Item 5. RFC 8441 §5: HTTP/2 has no key and no accept.
         let accept = match via {
@@ -84,7 +85,7 @@ impl Protocol for WebSocketConfig {
                 let key = single(headers, &SEC_WEBSOCKET_KEY)
                     .ok()
                     .filter(|k| valid_key(k))
-                    .ok_or(InvalidWebSocketKey)?;
+                    .ok_or(WebSocketRejection::InvalidKey)?;
                 Some(accept_key(key.as_bytes()))
             }
             Via::Http2Connect => None,
@@ -94,20 +95,20 @@ impl Protocol for WebSocketConfig {
         let origin = match headers.get_all(ORIGIN).iter().count() {
             0 => None,
             1 => headers.get(ORIGIN).map(HeaderValue::as_bytes),
-            _ => return Err(ForbiddenOrigin.into()),
+            _ => return Err(WebSocketRejection::ForbiddenOrigin.into()),
         };
         // Behind a trusted proxy, the public origin is what it forwarded.
-        let client = parts.extensions.get::<crate::ClientInfo>();
+        let client = parts.extensions.get::<crate::peer::ClientInfo>();
         let public_host = client.and_then(|c| c.forwarded_host()).unwrap_or(host);
         let public_scheme = client.and_then(|c| c.forwarded_proto());
         if !self.origin.allows(origin, Some(public_host), public_scheme) {
-            return Err(ForbiddenOrigin.into());
+            return Err(WebSocketRejection::ForbiddenOrigin.into());
         }
 
         // Item 8 and §4.2.2 item 5.4.
         let subprotocol = self.subprotocols.choose(headers);
         if subprotocol.is_none() && self.require_subprotocol {
-            return Err(NoSupportedSubprotocol.into());
+            return Err(WebSocketRejection::NoSupportedSubprotocol.into());
         }
 
         let mut accepted = Accepted::new().with_extension(self.limits);

@@ -38,11 +38,11 @@ pub(crate) mod deflate;
 #[cfg(feature = "deflate")]
 pub(crate) mod extensions;
 mod handshake;
+#[cfg(feature = "messages")]
+pub(crate) mod messages;
 mod origin;
 mod register;
 mod rejection;
-#[cfg(feature = "messages")]
-pub(crate) mod socket;
 mod subprotocol;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
@@ -53,14 +53,11 @@ pub use config::{FrameLimits, WebSocketConfig};
 pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
 pub use origin::{AllowList, OriginPolicy};
-pub use rejection::{
-    ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
-    NoSupportedSubprotocol, UnsupportedWebSocketVersion,
-};
+pub use rejection::WebSocketRejection;
 
 #[cfg(feature = "messages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
-pub use socket::{
+pub use messages::{
     CloseCode, CloseFrame, Error, Message, Receiver, Sender, TrySendError, Utf8Bytes, WebSocket,
 };
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use http::uri::Authority;
 use http::Uri;
 
-use crate::error::ConfigError;
+use crate::config_error::ConfigError;
 
 /// Which `Origin`s may open a WebSocket.
 ///
@@ -15,7 +15,7 @@ use crate::error::ConfigError;
 /// as its logged-in users. The default, [`SameOrigin`](Self::SameOrigin),
 /// allows requests without `Origin` (non-browser clients send none) and
 /// requests whose `Origin` names the same host and port as the public
-/// origin: `Host`, or behind a [trusted proxy](crate::TrustedProxies) the
+/// origin: `Host`, or behind a [trusted proxy](crate::peer::TrustedProxies) the
 /// host and scheme the proxy forwarded (`X-Forwarded-Host` and
 /// `X-Forwarded-Proto`, or `Forwarded: host=...;proto=...`).
 ///

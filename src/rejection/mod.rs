@@ -7,32 +7,26 @@
 //! yourself.
 //!
 //! Each cause's status, reason and metrics label are written once, in the
-//! table at the end of this file, which generates the [`Rejection`] enum and
+//! table below, which generates the [`Rejection`] enum and
 //! everything that matches on it.
 
 mod causes;
-mod custom;
 mod headers;
 mod limits;
+mod protocol;
 mod render;
 mod table;
 
 pub use causes::{
     BodyTooLarge, ConnectionNotUpgradable, InvalidBody, TooManyConnections, UpgradeRequired,
 };
-pub use custom::CustomRejection;
 pub use limits::{
     HandshakeRateLimited, TooManyConnectionsPerClient, TooManyHandshakes,
     TooManyHandshakesPerClient,
 };
+pub use protocol::ProtocolRejection;
 pub(crate) use render::respond;
 pub use render::{PlainTextRejection, RenderRejection};
-
-#[cfg(feature = "websocket")]
-use crate::websocket::{
-    ForbiddenOrigin, InvalidWebSocketKey, MethodNotAllowed, MissingHost, MissingWebSocketVersion,
-    NoSupportedSubprotocol, UnsupportedWebSocketVersion,
-};
 
 // To add a cause: define its type (a unit struct, or a struct with the
 // values it reports) next to its kin, and add one row here. The row gives
@@ -40,34 +34,14 @@ use crate::websocket::{
 // `reason` of `tower_upgrade_rejected_total`) and its reason in words. If
 // the RFCs require a header on it, add an arm to `headers::required`.
 table::rejections! {
-    // A protocol's own refusal: status, reason and label are its own.
-    custom Custom(CustomRejection);
+    // A protocol's own refusal (WebSocket's, h2c's, yours): status, reason,
+    // label and headers are its own.
+    protocol Protocol(ProtocolRejection);
 
     UpgradeRequired => UPGRADE_REQUIRED, "upgrade_required",
         "this resource requires a protocol upgrade; see the Upgrade header";
     ConnectionNotUpgradable => NOT_IMPLEMENTED, "connection_not_upgradable",
         "this connection cannot be upgraded: the server was not started with upgrade support";
-    #[cfg(feature = "websocket")]
-    MethodNotAllowed => METHOD_NOT_ALLOWED, "method_not_allowed",
-        "a WebSocket handshake must use the GET method";
-    #[cfg(feature = "websocket")]
-    MissingHost => BAD_REQUEST, "missing_host",
-        "the WebSocket handshake has no Host header";
-    #[cfg(feature = "websocket")]
-    InvalidWebSocketKey => BAD_REQUEST, "invalid_websocket_key",
-        "Sec-WebSocket-Key must be present once and be 16 bytes encoded in base64";
-    #[cfg(feature = "websocket")]
-    MissingWebSocketVersion => BAD_REQUEST, "missing_websocket_version",
-        "Sec-WebSocket-Version must be present once";
-    #[cfg(feature = "websocket")]
-    UnsupportedWebSocketVersion => UPGRADE_REQUIRED, "unsupported_websocket_version",
-        "unsupported WebSocket version: this server speaks version 13";
-    #[cfg(feature = "websocket")]
-    ForbiddenOrigin => FORBIDDEN, "forbidden_origin",
-        "the request's Origin is not allowed to open a WebSocket here";
-    #[cfg(feature = "websocket")]
-    NoSupportedSubprotocol => BAD_REQUEST, "no_supported_subprotocol",
-        "none of the offered WebSocket subprotocols is supported";
     BodyTooLarge => PAYLOAD_TOO_LARGE, "body_too_large",
         "the upgrade request's body is too large";
     InvalidBody => BAD_REQUEST, "invalid_body",
@@ -85,4 +59,4 @@ table::rejections! {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,7 +19,8 @@
 //!
 //! ```
 //! use tower::service_fn;
-//! use tower_upgrade::{TrustedProxies, UpgradeLayer, Upgraded};
+//! use tower_upgrade::peer::TrustedProxies;
+//! use tower_upgrade::{UpgradeLayer, Upgraded};
 //!
 //! // nginx on the same host, and the load balancers' subnet.
 //! let trusted: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse()?;
@@ -34,9 +35,7 @@
 //! # Ok::<_, tower_upgrade::ConfigError>(())
 //! ```
 
-mod counts;
 pub(crate) mod forwarded;
-mod rate;
 
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
@@ -45,11 +44,8 @@ use std::sync::Arc;
 use http::{Extensions, HeaderMap};
 use ipnet::IpNet;
 
-use crate::error::ConfigError;
+use crate::config_error::ConfigError;
 use forwarded::Node;
-
-pub(crate) use counts::{ClientKey, ClientPlace, PerClient};
-pub(crate) use rate::HandshakeRate;
 
 /// The addresses (or CIDR ranges) of the proxies whose forwarding headers
 /// are believed. Empty by default: no forwarding header is believed.
@@ -60,7 +56,7 @@ pub(crate) use rate::HandshakeRate;
 /// match their IPv4 entries.
 ///
 /// ```
-/// use tower_upgrade::TrustedProxies;
+/// use tower_upgrade::peer::TrustedProxies;
 ///
 /// let list: TrustedProxies = "10.0.0.0/8, 192.0.2.7".parse()?;
 /// assert!(list.contains("10.1.2.3".parse().unwrap()));
@@ -129,7 +125,7 @@ impl FromStr for TrustedProxies {
 /// `testing::send_from` (feature `test-util`) sets it in tests.
 ///
 /// ```
-/// use tower_upgrade::PeerAddr;
+/// use tower_upgrade::peer::PeerAddr;
 ///
 /// let mut request = http::Request::new(());
 /// request.extensions_mut().insert(PeerAddr("192.0.2.7:50000".parse().unwrap()));
@@ -294,24 +290,6 @@ fn peer_addr(extensions: &Extensions) -> Option<SocketAddr> {
         return Some(*addr);
     }
     None
-}
-
-impl crate::Upgraded {
-    /// Who asked for the upgrade: the peer, the trusted proxies in between,
-    /// and the client behind them (see [`ClientInfo`]).
-    ///
-    /// ```
-    /// use tower_upgrade::Upgraded;
-    ///
-    /// async fn handle(conn: Upgraded) {
-    ///     if let Some(addr) = conn.client().and_then(|c| c.addr()) {
-    ///         println!("client {addr}");
-    ///     }
-    /// }
-    /// ```
-    pub fn client(&self) -> Option<&ClientInfo> {
-        self.parts().extensions.get()
-    }
 }
 
 #[cfg(test)]

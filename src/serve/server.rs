@@ -3,36 +3,21 @@
 //! and shuts down gracefully, upgraded connections included; every
 //! connection has deadlines, and can start with a PROXY protocol header.
 
-mod conn_io;
-mod connection;
-mod proxy_protocol;
-mod timeouts;
-
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::BoxError;
 
+use super::connection::Shared;
+use super::timeouts::{Timeouts, DEFAULT_SHUTDOWN_TIMEOUT};
+use super::{Http2Settings, HttpService};
 use crate::lifecycle::Connections;
-use crate::request_body::RequestBody;
-use connection::Shared;
-use timeouts::Timeouts;
-pub use timeouts::{
-    DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_HTTP2_IDLE_TIMEOUT, DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL,
-    DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT,
-};
-
-/// How long a graceful shutdown waits for connections to finish by default.
-pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -59,14 +44,14 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///   and each later HTTP/1 request head within that time of its first byte
 ///   (an idle HTTP/1 keep-alive connection is closed after it too);
 /// - an HTTP/2 connection is sent PINGs
-///   ([`http2_keep_alive_interval`](Serve::http2_keep_alive_interval)) and
-///   closed when one goes unanswered, and is sent GOAWAY after
-///   [`http2_idle_timeout`](Serve::http2_idle_timeout) (60 s) without an
-///   open stream. A WebSocket over HTTP/2 keeps its stream open.
+///   ([`Http2Settings::keep_alive_interval`]) and closed when one goes
+///   unanswered, and is sent GOAWAY after
+///   [`Http2Settings::idle_timeout`] (60 s) without an open stream
+///   (see [`Serve::http2`]). A WebSocket over HTTP/2 keeps its stream open.
 ///
 /// Behind a load balancer that sends the PROXY protocol (HAProxy
-/// `send-proxy-v2`, AWS NLB), [`proxy_protocol`](Serve::proxy_protocol)
-/// reads the client's address from it.
+/// `send-proxy-v2`, AWS NLB), `Serve::proxy_protocol` (feature
+/// `proxy-protocol`) reads the client's address from it.
 ///
 /// ```no_run
 /// use axum::{routing::get, Router};
@@ -85,14 +70,7 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 ///     .await
 /// # }
 /// ```
-pub fn serve<S, B>(listener: TcpListener, service: S) -> Serve<S>
-where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+pub fn serve<S: HttpService>(listener: TcpListener, service: S) -> Serve<S> {
     Serve {
         listener,
         service,
@@ -190,9 +168,6 @@ impl<S> Serve<S> {
     /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     /// tower_upgrade::serve(listener, app)
     ///     .header_read_timeout(Duration::from_secs(10))
-    ///     .http2_idle_timeout(Duration::from_secs(120))
-    ///     .http2_keep_alive_interval(Duration::from_secs(20))
-    ///     .http2_keep_alive_timeout(Duration::from_secs(10))
     ///     .await
     /// # }
     /// ```
@@ -201,43 +176,36 @@ impl<S> Serve<S> {
         self
     }
 
-    /// How long an HTTP/2 connection (prior knowledge, or TLS-less HTTP/2
-    /// from a proxy) may go without an open stream before it is sent GOAWAY
-    /// and closed: 60 s by default ([`DEFAULT_HTTP2_IDLE_TIMEOUT`]), `None`
-    /// for never. A stream is open from its request to the end of its
-    /// response, and a WebSocket over HTTP/2 (RFC 8441) for as long as its
-    /// handler holds the [`Upgraded`](crate::Upgraded). Connections
-    /// upgraded from HTTP/1.1 with h2c have their own setting,
-    /// `H2c::idle_timeout` (feature `h2c`).
-    pub fn http2_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
-        self.timeouts.http2_idle = timeout.into();
-        self
-    }
-
-    /// How often an HTTP/2 connection is sent a PING (RFC 9113 §6.7), to
-    /// find peers that are gone: 30 s by default
-    /// ([`DEFAULT_HTTP2_KEEP_ALIVE_INTERVAL`]), `None` for never. Also keeps
-    /// a busy connection alive through NATs and load balancers that drop
-    /// silent flows.
-    pub fn http2_keep_alive_interval(mut self, interval: impl Into<Option<Duration>>) -> Self {
-        self.timeouts.keep_alive_interval = interval.into();
-        self
-    }
-
-    /// How long the acknowledgement of a keep-alive PING may take before
-    /// the connection is closed: 20 s by default
-    /// ([`DEFAULT_HTTP2_KEEP_ALIVE_TIMEOUT`]).
-    pub fn http2_keep_alive_timeout(mut self, timeout: Duration) -> Self {
-        self.timeouts.keep_alive_timeout = timeout;
+    /// How HTTP/2 connections (prior knowledge, TLS-less HTTP/2 from a
+    /// proxy, WebSockets over HTTP/2) are kept: the idle timeout and the
+    /// keep-alive PINGs of [`Http2Settings`], whose defaults apply
+    /// otherwise. Connections upgraded from HTTP/1.1 with h2c take the same
+    /// type in `H2c::http2` (feature `h2c`).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use axum::{routing::get, Router};
+    /// use tower_upgrade::serve::Http2Settings;
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// tower_upgrade::serve(listener, app)
+    ///     .http2(Http2Settings::new().idle_timeout(None).keep_alive_interval(Duration::from_secs(20)))
+    ///     .await
+    /// # }
+    /// ```
+    pub fn http2(mut self, settings: Http2Settings) -> Self {
+        self.timeouts.http2 = settings;
         self
     }
 
     /// Requires a PROXY protocol header (version 1 or 2, as HAProxy's
     /// `send-proxy`/`send-proxy-v2` and AWS NLB send it) at the start of
     /// every connection, and takes the client address from it: that
-    /// address becomes the [`PeerAddr`](crate::PeerAddr) that
-    /// [`TrustedProxies`](crate::TrustedProxies) and
-    /// [`ClientInfo`](crate::ClientInfo) start from. A `LOCAL` header
+    /// address becomes the [`PeerAddr`](crate::peer::PeerAddr) that
+    /// [`TrustedProxies`](crate::peer::TrustedProxies) and
+    /// [`ClientInfo`](crate::peer::ClientInfo) start from. A `LOCAL` header
     /// (health checks) keeps the connection's own peer.
     ///
     /// Off by default. When on, a connection without a valid header
@@ -257,6 +225,8 @@ impl<S> Serve<S> {
     /// tower_upgrade::serve(listener, app).proxy_protocol(true).await
     /// # }
     /// ```
+    #[cfg(feature = "proxy-protocol")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "proxy-protocol")))]
     pub fn proxy_protocol(mut self, required: bool) -> Self {
         self.proxy_protocol = required;
         self
@@ -268,14 +238,7 @@ impl<S> Serve<S> {
     }
 }
 
-impl<S, B> IntoFuture for Serve<S>
-where
-    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Into<BoxError>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<BoxError>,
-{
+impl<S: HttpService> IntoFuture for Serve<S> {
     type Output = io::Result<()>;
     type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
 
@@ -288,6 +251,7 @@ where
                 signal,
                 shutdown_timeout,
                 timeouts,
+                #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_variables))]
                 proxy_protocol,
             } = self;
             let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
@@ -299,12 +263,13 @@ where
             builder
                 .http2()
                 .timer(TokioTimer::new())
-                .keep_alive_interval(timeouts.keep_alive_interval)
-                .keep_alive_timeout(timeouts.keep_alive_timeout)
+                .keep_alive_interval(timeouts.http2.ping_interval())
+                .keep_alive_timeout(timeouts.http2.ping_timeout())
                 .enable_connect_protocol();
             let shared = Arc::new(Shared {
                 builder,
                 timeouts,
+                #[cfg(feature = "proxy-protocol")]
                 proxy_protocol,
             });
             // Each connection holds a receiver: the sender tells them to
@@ -339,7 +304,7 @@ where
                 };
                 // Small HTTP/2 frames go out at once rather than waiting on Nagle.
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection::run(
+                tokio::spawn(super::connection::run(
                     stream,
                     peer,
                     service.clone(),

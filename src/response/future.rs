@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::ResponseBody;
+use super::body::ResponseBody;
 
 pub(crate) type Switching = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 

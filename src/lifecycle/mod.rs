@@ -7,7 +7,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::{ClientKey, ClientPlace, PerClient};
+mod per_client;
+mod rate;
+
+pub(crate) use per_client::{ClientKey, ClientPlace, PerClient};
+pub(crate) use rate::HandshakeRate;
+
 use crate::metrics;
 
 /// A handle on the upgraded connections of one [`UpgradeLayer`](crate::UpgradeLayer)

@@ -12,7 +12,7 @@ use governor::nanos::Nanos;
 use governor::state::keyed::HashMapStateStore;
 use governor::{Quota, RateLimiter};
 
-use super::counts::ClientKey;
+use super::per_client::ClientKey;
 
 /// How many checks pass between two sweeps of the buckets of clients that
 /// have been idle long enough for their bucket to be full again.

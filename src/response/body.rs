@@ -14,7 +14,7 @@ pin_project! {
     ///
     /// ```
     /// use http_body::Body;
-    /// use tower_upgrade::ResponseBody;
+    /// use tower_upgrade::response::ResponseBody;
     ///
     /// fn is_body<B: Body>() {}
     /// is_body::<ResponseBody<String>>();

@@ -66,7 +66,7 @@ impl UpgradeFailure {
     }
 
     /// The client's address, when known (see
-    /// [`ClientInfo`](crate::ClientInfo)).
+    /// [`ClientInfo`](crate::peer::ClientInfo)).
     pub fn client(&self) -> Option<IpAddr> {
         self.client
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
-use super::ClientInfo;
+use crate::peer::ClientInfo;
 
 /// The address per-client limits count under: the client's IPv4 address, or
 /// the /64 network of its IPv6 address (one host usually holds a whole /64,

@@ -21,7 +21,7 @@ use tower::{BoxError, ServiceExt};
 ///
 /// ```
 /// use http_body::Body;
-/// use tower_upgrade::RequestBody;
+/// use tower_upgrade::serve::RequestBody;
 ///
 /// fn is_body<B: Body<Data = bytes::Bytes>>() {}
 /// is_body::<RequestBody>();
