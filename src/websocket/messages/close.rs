@@ -4,7 +4,7 @@ use std::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::message::Utf8Bytes;
+use super::utf8::Utf8Bytes;
 
 /// A close status code (RFC 6455 §7.4).
 ///

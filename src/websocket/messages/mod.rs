@@ -44,9 +44,10 @@ pub use close::{CloseCode, CloseFrame};
 pub(crate) use compress::Pool as DeflatePool;
 use conn::Conn;
 pub use error::{Error, TrySendError};
-pub use message::{Message, Utf8Bytes};
+pub use message::Message;
 pub use sender::Sender;
 pub(crate) use settings::{Settings, Timeouts};
+pub use utf8::Utf8Bytes;
 
 use crate::lifecycle::ShutdownSignal;
 use crate::Upgraded;

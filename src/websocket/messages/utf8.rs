@@ -1,5 +1,95 @@
-//! UTF-8 checked as text arrives (RFC 6455 §8.1), so that a fragmented
-//! message fails on the fragment that breaks it, not at its end.
+//! Text: [`Utf8Bytes`], and UTF-8 checked as text arrives (RFC 6455 §8.1),
+//! so that a fragmented message fails on the fragment that breaks it, not
+//! at its end.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+
+/// UTF-8 text in shared [`Bytes`]: a received text message is handed over
+/// without a copy, and sending it back costs none either.
+///
+/// ```
+/// use tower_upgrade::websocket::Utf8Bytes;
+///
+/// let text = Utf8Bytes::from("hé");
+/// assert_eq!(text.as_str(), "hé");
+/// assert_eq!(text.len(), 3);
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Every constructor checks or starts from UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The text's bytes, shared.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
+    /// A checked conversion; used for payloads already validated, where it
+    /// cannot fail.
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Self(bytes)
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<&'static str> for Utf8Bytes {
+    fn from(text: &'static str) -> Self {
+        Self(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Self(bytes))
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// Checks `bytes`, of which the first `checked` are already known valid.
 ///
