@@ -1,5 +1,18 @@
 //! The endpoint form: the layer as a service of its own, for a route that
-//! only switches protocols.
+//! only switches protocols ([`UpgradeLayer::into_service`](crate::UpgradeLayer::into_service)).
+//!
+//! ```
+//! use axum::Router;
+//! use tower::service_fn;
+//! use tower_upgrade::endpoint::UpgradeEndpoint;
+//! use tower_upgrade::{UpgradeLayer, Upgraded};
+//!
+//! let feed: UpgradeEndpoint = UpgradeLayer::new()
+//!     .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }))
+//!     .into_service();
+//! let app: Router = Router::new().route_service("/feed", feed);
+//! # let _ = app;
+//! ```
 
 use std::convert::Infallible;
 use std::future::{ready, Ready};

@@ -42,7 +42,7 @@ use crate::rejection::Rejection;
 ///             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
 ///             .filter(|n| (1..=65536).contains(n))
 ///             .ok_or_else(|| {
-///                 CustomRejection::new(
+///                 ProtocolRejection::new(
 ///                     StatusCode::BAD_REQUEST,
 ///                     "Linecount-Max-Line must be a number from 1 to 65536",
 ///                 )
@@ -69,7 +69,7 @@ pub trait Protocol: Send + Sync + 'static {
     /// Checks the request that asked for this protocol and either accepts
     /// it, with the headers to add to the switch response and the values to
     /// hand to the handler, or rejects it with a response the client sees
-    /// (a [`CustomRejection`](crate::rejection::ProtocolRejection) for your own status
+    /// (a [`ProtocolRejection`](crate::rejection::ProtocolRejection) for your own status
     /// and reason).
     ///
     /// Runs after [`declines`](Self::declines) and before the body is read.

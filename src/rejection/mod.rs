@@ -7,8 +7,29 @@
 //! yourself.
 //!
 //! Each cause's status, reason and metrics label are written once, in the
-//! table below, which generates the [`Rejection`] enum and
-//! everything that matches on it.
+//! table below, which generates the [`Rejection`] enum and everything that
+//! matches on it. A protocol brings its own causes through one variant,
+//! [`Rejection::Protocol`], holding a [`ProtocolRejection`]: the WebSocket
+//! handshake's `websocket::WebSocketRejection` travels that way, and so
+//! does your own protocol's refusal.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::Response;
+//! use tower_upgrade::rejection::{BodyTooLarge, Rejection};
+//! use tower_upgrade::UpgradeLayer;
+//!
+//! // Answer refusals as JSON; the headers the RFCs require are still added.
+//! let layer = UpgradeLayer::new().render_rejection(|r: &Rejection| {
+//!     Response::builder()
+//!         .status(r.status())
+//!         .header("content-type", "application/json")
+//!         .body(Bytes::from(format!(r#"{{"error":"{}"}}"#, r.metrics_label())))
+//!         .unwrap()
+//! });
+//! # let _ = layer;
+//! assert_eq!(Rejection::from(BodyTooLarge::default()).status(), 413);
+//! ```
 
 mod causes;
 mod headers;
