@@ -1,4 +1,6 @@
-//! Live upgraded connections: counting, limits, and graceful shutdown.
+//! Live upgraded connections: [`Connections`] counts them against their
+//! limits (the places, in `places.rs`, per client in `per_client.rs`, the
+//! handshake rate in `rate.rs`) and shuts them down ([`ShutdownSignal`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,10 +10,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod per_client;
+mod places;
 mod rate;
+mod shutdown;
 
 pub(crate) use per_client::{ClientKey, ClientPlace, PerClient};
+use places::Place;
+pub(crate) use places::{Admission, Full, Handshake, Slots};
 pub(crate) use rate::HandshakeRate;
+pub use shutdown::ShutdownSignal;
 
 use crate::metrics;
 
@@ -235,109 +242,6 @@ impl Connections {
             self.inner.client_live.clients(),
             self.inner.client_handshakes.clients(),
         )
-    }
-}
-
-/// Which count refused a place: the server's (`503`) or the client's
-/// (`429`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Full {
-    Server,
-    Client,
-}
-
-/// Held from detection to hand-off: a place among the handshakes in
-/// progress.
-pub(crate) struct Handshake {
-    _place: Place,
-    _client: Option<ClientPlace>,
-    _gauge: metrics::HandshakeInProgress,
-}
-
-/// The count and limit of one registered protocol.
-#[derive(Debug)]
-pub(crate) struct Slots {
-    active: Arc<AtomicUsize>,
-    max: usize,
-}
-
-impl Slots {
-    pub(crate) fn new(max: usize) -> Self {
-        Self {
-            active: Arc::new(AtomicUsize::new(0)),
-            max,
-        }
-    }
-
-    /// The same count under another limit.
-    pub(crate) fn with_max(&self, max: usize) -> Self {
-        Self {
-            active: self.active.clone(),
-            max,
-        }
-    }
-
-    #[cfg(test)]
-    fn active(&self) -> usize {
-        self.active.load(Ordering::Acquire)
-    }
-}
-
-/// One place taken in a count; given back on drop.
-struct Place(Arc<AtomicUsize>);
-
-impl Place {
-    fn take(counter: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
-        counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()?;
-        Some(Place(counter.clone()))
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Held by the task of one upgraded connection: its places in the counts.
-pub(crate) struct Admission {
-    _places: [Place; 2],
-    _client: Option<ClientPlace>,
-}
-
-/// Resolves when the server asks upgraded connections to wind down
-/// ([`Connections::shutdown`]). Handlers select on it to close cleanly
-/// (a WebSocket sends close code 1001, "going away").
-///
-/// ```
-/// use tower_upgrade::Upgraded;
-///
-/// async fn handle(conn: Upgraded) {
-///     let shutdown = conn.shutdown_signal();
-///     tokio::select! {
-///         _ = shutdown.wait() => { /* say goodbye */ }
-///         _ = std::future::pending::<()>() => {}
-///     }
-/// }
-/// ```
-#[derive(Clone, Debug)]
-pub struct ShutdownSignal {
-    pub(crate) token: CancellationToken,
-}
-
-impl ShutdownSignal {
-    /// Resolves once shutdown has been asked for.
-    pub async fn wait(&self) {
-        self.token.cancelled().await
-    }
-
-    /// Whether shutdown has been asked for.
-    pub fn is_triggered(&self) -> bool {
-        self.token.is_cancelled()
     }
 }
 

@@ -1,6 +1,5 @@
 //! The messages a [`WebSocket`](super::WebSocket) carries.
 
-
 use bytes::Bytes;
 
 use super::close::CloseFrame;
