@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderName, Method, Request, Version};
 
 /// How the client asks to switch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Via {
+pub enum Via {
     /// HTTP/1.1 `Connection: upgrade` + `Upgrade: ...` (RFC 9110 §7.8).
     Http1,
     /// HTTP/2 extended CONNECT with `:protocol` (RFC 8441 §4).
@@ -19,7 +19,7 @@ pub(crate) enum Via {
 ///
 /// RFC 9110 §7.8: `Upgrade` is only meaningful with the `upgrade` connection
 /// option, and HTTP/1.0 has no upgrade at all. Reads two headers at most.
-pub(crate) fn detect<B>(req: &Request<B>) -> Option<Via> {
+pub fn detect<B>(req: &Request<B>) -> Option<Via> {
     match req.version() {
         Version::HTTP_11 => {
             if req.headers().contains_key(UPGRADE)
@@ -44,7 +44,7 @@ pub(crate) fn detect<B>(req: &Request<B>) -> Option<Via> {
 }
 
 /// The `:protocol` pseudo-header of an extended CONNECT, if any.
-pub(crate) fn connect_protocol<B>(req: &Request<B>) -> Option<&str> {
+pub fn connect_protocol<B>(req: &Request<B>) -> Option<&str> {
     req.extensions()
         .get::<hyper::ext::Protocol>()
         .map(|p| p.as_str())
@@ -73,14 +73,16 @@ pub(crate) fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> b
 
 /// One element of an `Upgrade` header: `name[/version]` (RFC 9110 §7.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct ProtocolToken<'a> {
-    pub(crate) name: &'a str,
-    pub(crate) version: Option<&'a str>,
+pub struct ProtocolToken<'a> {
+    /// The protocol's name.
+    pub name: &'a str,
+    /// The version after the `/`, if any.
+    pub version: Option<&'a str>,
 }
 
 impl<'a> ProtocolToken<'a> {
     /// Splits `name[/version]`; `None` when either part is empty.
-    pub(crate) fn parse(token: &'a str) -> Option<Self> {
+    pub fn parse(token: &'a str) -> Option<Self> {
         let (name, version) = match token.split_once('/') {
             Some((name, version)) => (name, Some(version)),
             None => (token, None),
@@ -107,9 +109,7 @@ pub(crate) fn is_token(s: &str) -> bool {
 }
 
 /// The protocols a client offers in `Upgrade`, in the client's order.
-pub(crate) fn offered_protocols(
-    headers: &HeaderMap,
-) -> impl Iterator<Item = (&str, ProtocolToken<'_>)> {
+pub fn offered_protocols(headers: &HeaderMap) -> impl Iterator<Item = (&str, ProtocolToken<'_>)> {
     list_items(headers, UPGRADE).filter_map(|raw| ProtocolToken::parse(raw).map(|t| (raw, t)))
 }
 

@@ -3,9 +3,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-#[cfg(feature = "__fuzz")]
 #[doc(hidden)]
-#[path = "fuzz/mod.rs"]
+#[path = "fuzz_bridge.rs"]
 pub mod __fuzz;
 mod config;
 mod config_error;

@@ -40,8 +40,10 @@ where
     BoxCloneSyncService::new(handler.map_response(drop).map_err(Into::into))
 }
 
+/// One registered protocol: its token, how it accepts, its handler and
+/// its connection slots.
 #[derive(Clone)]
-pub(crate) struct Registration {
+pub struct Registration {
     pub(crate) name: Box<str>,
     pub(crate) version: Option<Box<str>>,
     pub(crate) protocol: Arc<dyn Protocol>,
@@ -62,7 +64,8 @@ impl Registration {
             }
     }
 
-    pub(crate) fn token(&self) -> String {
+    /// The registered token, `name[/version]`.
+    pub fn token(&self) -> String {
         match &self.version {
             Some(version) => format!("{}/{}", self.name, version),
             None => self.name.to_string(),
@@ -70,9 +73,18 @@ impl Registration {
     }
 }
 
-#[derive(Clone, Default)]
-pub(crate) struct Registry {
-    pub(crate) entries: Vec<Registration>,
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Registration").field(&self.token()).finish()
+    }
+}
+
+/// The protocols of a layer, in registration order, and whose preference
+/// picks among them.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    /// The registrations, in order.
+    pub entries: Vec<Registration>,
     pub(crate) preference: Preference,
 }
 
@@ -81,7 +93,7 @@ impl Registry {
     /// client sent. `takes` may pass over a registration for one offer (a
     /// protocol that declines it); the choice then goes on to the next.
     /// Allocates nothing.
-    pub(crate) fn select<'r, B>(
+    pub fn select<'r, B>(
         &self,
         req: &'r Request<B>,
         via: Via,
@@ -115,7 +127,7 @@ impl Registry {
     }
 
     /// The `Upgrade` value of a 426: every registered protocol, in order.
-    pub(crate) fn offered(&self) -> HeaderValue {
+    pub fn offered(&self) -> HeaderValue {
         let list = self
             .entries
             .iter()

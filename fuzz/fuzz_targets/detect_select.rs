@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tower_upgrade::__fuzz::detect_select(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tower_upgrade_fuzz::detect_select(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tower_upgrade::__fuzz::h2c_preface(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tower_upgrade_fuzz::h2c_preface(data));

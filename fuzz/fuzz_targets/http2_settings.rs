@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tower_upgrade::__fuzz::http2_settings(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tower_upgrade_fuzz::http2_settings(data));

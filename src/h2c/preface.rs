@@ -27,7 +27,7 @@ const PROTOCOL_ERROR: u32 = 0x1;
 /// Wraps the upgraded IO. Writes go straight through; reads are rewritten
 /// until stream 1 is in, then go straight through as well.
 #[derive(Debug)]
-pub(crate) struct Preface<IO> {
+pub struct Preface<IO> {
     io: IO,
     state: State,
 }
@@ -82,7 +82,7 @@ impl<IO> Preface<IO> {
     /// `timeout` bounds the wait for the preface: after the 101 a client
     /// that sends nothing would otherwise hold the connection (and its
     /// place in the connection limits) for good.
-    pub(crate) fn new(io: IO, settings: ClientSettings, stream1: Bytes, timeout: Duration) -> Self {
+    pub fn new(io: IO, settings: ClientSettings, stream1: Bytes, timeout: Duration) -> Self {
         Self {
             io,
             state: State::Reading {
@@ -97,8 +97,7 @@ impl<IO> Preface<IO> {
 
 impl<IO> Preface<IO> {
     /// The wrapped IO, for the fuzz target's accounting.
-    #[cfg(feature = "__fuzz")]
-    pub(crate) fn get_ref(&self) -> &IO {
+    pub fn get_ref(&self) -> &IO {
         &self.io
     }
 }

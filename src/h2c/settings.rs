@@ -21,18 +21,19 @@ const ENABLE_CONNECT_PROTOCOL: u16 = 0x8;
 /// wins, as it would when a SETTINGS frame is processed in order), unknown
 /// identifiers dropped (RFC 7540 §6.5.2 has them ignored).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ClientSettings {
+pub struct ClientSettings {
     settings: Vec<Setting>,
 }
 
 impl ClientSettings {
-    pub(crate) fn iter(&self) -> impl Iterator<Item = Setting> + '_ {
+    /// The settings, identifier and value, in the order kept.
+    pub fn iter(&self) -> impl Iterator<Item = Setting> + '_ {
         self.settings.iter().copied()
     }
 
     /// Decodes and checks an `HTTP2-Settings` value. The error names the
     /// fault.
-    pub(crate) fn decode(value: &HeaderValue) -> Result<Self, &'static str> {
+    pub fn decode(value: &HeaderValue) -> Result<Self, &'static str> {
         // RFC 7540 §3.2.1: token68 in the base64url alphabet, trailing '='
         // omitted. The engine refuses padding and non-canonical trailing bits.
         let payload = URL_SAFE_NO_PAD
@@ -43,7 +44,7 @@ impl ClientSettings {
 
     /// Checks a SETTINGS payload: whole 6-byte entries (RFC 7540 §6.5) and
     /// values in range (RFC 7540 §6.5.2, RFC 8441 §3).
-    pub(crate) fn parse(payload: &[u8]) -> Result<Self, &'static str> {
+    pub fn parse(payload: &[u8]) -> Result<Self, &'static str> {
         if payload.len() % 6 != 0 {
             return Err("HTTP2-Settings does not decode to whole 6-byte settings");
         }

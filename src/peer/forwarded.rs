@@ -20,7 +20,8 @@ pub(crate) static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-for
 /// One hop's node (RFC 7239 §6): an address, `unknown`, or an obfuscated
 /// identifier. Ports are dropped: nothing here uses them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Node {
+pub enum Node {
+    /// An IP address.
     Ip(IpAddr),
     /// `unknown` (§6.2) or an obfuscated identifier `_abc` (§6.3).
     Hidden,
@@ -28,10 +29,13 @@ pub(crate) enum Node {
 
 /// One `forwarded-element`: what one proxy saw of the request it received.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Element {
-    pub(crate) node: Option<Node>,
-    pub(crate) host: Option<String>,
-    pub(crate) proto: Option<String>,
+pub struct Element {
+    /// `for`: the client of that proxy.
+    pub node: Option<Node>,
+    /// `host`: the `Host` that proxy received.
+    pub host: Option<String>,
+    /// `proto`: the scheme that proxy was asked with.
+    pub proto: Option<String>,
 }
 
 /// Why a header was not believed; logged at debug level.
@@ -39,7 +43,7 @@ pub(crate) type Malformed = &'static str;
 
 /// The elements of every `Forwarded` line, in order (client side first), or
 /// `Ok(None)` when there is no such header.
-pub(crate) fn forwarded(headers: &HeaderMap) -> Result<Option<Vec<Element>>, Malformed> {
+pub fn forwarded(headers: &HeaderMap) -> Result<Option<Vec<Element>>, Malformed> {
     let mut lines = headers.get_all(http::header::FORWARDED).iter().peekable();
     if lines.peek().is_none() {
         return Ok(None);
@@ -258,7 +262,7 @@ fn proto(s: &str) -> Option<String> {
 
 /// The hops of every `X-Forwarded-For` line, client side first, or `Ok(None)`
 /// when there is none.
-pub(crate) fn x_forwarded_for(headers: &HeaderMap) -> Result<Option<Vec<Node>>, Malformed> {
+pub fn x_forwarded_for(headers: &HeaderMap) -> Result<Option<Vec<Node>>, Malformed> {
     let mut lines = headers.get_all(&X_FORWARDED_FOR).iter().peekable();
     if lines.peek().is_none() {
         return Ok(None);
@@ -279,14 +283,14 @@ pub(crate) fn x_forwarded_for(headers: &HeaderMap) -> Result<Option<Vec<Node>>, 
 }
 
 /// The last value of `X-Forwarded-Host` (the one the nearest proxy set).
-pub(crate) fn x_forwarded_host(headers: &HeaderMap) -> Result<Option<String>, Malformed> {
+pub fn x_forwarded_host(headers: &HeaderMap) -> Result<Option<String>, Malformed> {
     last_entry(headers, &X_FORWARDED_HOST)
         .map(|v| host(v).ok_or("X-Forwarded-Host is not a host"))
         .transpose()
 }
 
 /// The last value of `X-Forwarded-Proto`.
-pub(crate) fn x_forwarded_proto(headers: &HeaderMap) -> Result<Option<String>, Malformed> {
+pub fn x_forwarded_proto(headers: &HeaderMap) -> Result<Option<String>, Malformed> {
     last_entry(headers, &X_FORWARDED_PROTO)
         .map(|v| proto(v).ok_or("X-Forwarded-Proto is not a scheme"))
         .transpose()

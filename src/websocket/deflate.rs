@@ -279,10 +279,7 @@ impl Upgraded {
 
 /// RFC 7692 §5.1: the first permessage-deflate offer the server can accept,
 /// in the client's order; `None` when it declines them all.
-pub(crate) fn negotiate(
-    config: &DeflateConfig,
-    offers: &[ExtensionOffer],
-) -> Option<PermessageDeflate> {
+pub fn negotiate(config: &DeflateConfig, offers: &[ExtensionOffer]) -> Option<PermessageDeflate> {
     offers
         .iter()
         .filter(|offer| offer.name().eq_ignore_ascii_case(PERMESSAGE_DEFLATE))

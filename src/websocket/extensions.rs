@@ -17,19 +17,19 @@ use crate::detect::is_token;
 
 /// One extension the client offered, with its parameters in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct ExtensionOffer {
+pub struct ExtensionOffer {
     name: String,
     params: Vec<(String, Option<String>)>,
 }
 
 impl ExtensionOffer {
     /// The extension's name, as sent.
-    pub(crate) fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.name
     }
 
     /// The parameters, as `(name, value)`; a quoted value is unquoted.
-    pub(crate) fn params(&self) -> &[(String, Option<String>)] {
+    pub fn params(&self) -> &[(String, Option<String>)] {
         &self.params
     }
 
@@ -47,12 +47,12 @@ impl ExtensionOffer {
 /// The most bytes of `Sec-WebSocket-Extensions`, all lines together, that
 /// are read. Browsers send under 100; a longer header declines every
 /// extension (the handshake goes on without them), unread.
-pub(crate) const MAX_HEADER_BYTES: usize = 4096;
+pub const MAX_HEADER_BYTES: usize = 4096;
 /// The most offers read, in the client's order; later ones are declined.
-pub(crate) const MAX_OFFERS: usize = 8;
+pub const MAX_OFFERS: usize = 8;
 /// The most parameters one offer may have; an offer with more is declined.
 /// permessage-deflate defines four (RFC 7692 §7).
-pub(crate) const MAX_PARAMS: usize = 8;
+pub const MAX_PARAMS: usize = 8;
 
 /// The well-formed offers in `Sec-WebSocket-Extensions`, across all lines,
 /// in the client's order: at most [`MAX_OFFERS`] of them, none with more
@@ -60,7 +60,7 @@ pub(crate) const MAX_PARAMS: usize = 8;
 /// than [`MAX_HEADER_BYTES`]. What a client sends here therefore costs a
 /// bounded amount of work and memory, and nothing is kept past the
 /// handshake: the caller keeps only what it agreed to.
-pub(crate) fn parse_offers(headers: &HeaderMap) -> Vec<ExtensionOffer> {
+pub fn parse_offers(headers: &HeaderMap) -> Vec<ExtensionOffer> {
     let lines = headers.get_all(SEC_WEBSOCKET_EXTENSIONS);
     let mut total = 0usize;
     for line in &lines {

@@ -60,7 +60,7 @@ impl Pool {
 
 /// Why an inflate failed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum InflateError {
+pub enum InflateError {
     /// Over the message limit (RFC 6455 §7.4.1: 1009).
     TooBig,
     /// Not a deflate stream: a protocol error (1002).
@@ -69,7 +69,7 @@ pub(crate) enum InflateError {
 
 /// One connection's compression state.
 #[derive(Debug)]
-pub(crate) struct Deflate {
+pub struct Deflate {
     pool: Arc<Pool>,
     level: u32,
     threshold: usize,
@@ -85,7 +85,9 @@ pub(crate) struct Deflate {
 }
 
 impl Deflate {
-    pub(crate) fn new(agreed: &PermessageDeflate, config: &DeflateConfig) -> Self {
+    /// The state for what the handshake agreed, with the config's level,
+    /// threshold and codec pool.
+    pub fn new(agreed: &PermessageDeflate, config: &DeflateConfig) -> Self {
         Self {
             pool: config.codecs.clone(),
             level: config.level,
@@ -158,7 +160,7 @@ impl Deflate {
     /// Inflates one frame's payload of a compressed message onto `out`,
     /// stopping as soon as `out` would pass `limit` bytes; `fin`: the last
     /// frame (§7.2.2: the tail is put back).
-    pub(crate) fn inflate(
+    pub fn inflate(
         &mut self,
         payload: &[u8],
         fin: bool,

@@ -7,7 +7,7 @@ use std::fmt;
 /// A frame's opcode (RFC 6455 §5.2, §11.8). Reserved opcodes never get this
 /// far: the decoder fails them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OpCode {
+pub enum OpCode {
     /// A continuation of a fragmented message.
     Continuation = 0x0,
     /// The first frame of a text message.
@@ -24,7 +24,7 @@ pub(crate) enum OpCode {
 
 impl OpCode {
     /// Control frames have the high bit of the opcode set (RFC 6455 §5.5).
-    pub(crate) fn is_control(self) -> bool {
+    pub fn is_control(self) -> bool {
         self as u8 & 0x8 != 0
     }
 
@@ -43,34 +43,34 @@ impl OpCode {
 
 /// A decoded frame header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
     /// The last frame of its message.
-    pub(crate) fin: bool,
+    pub fin: bool,
     /// RSV1: the message is compressed (RFC 7692 §6), on its first frame.
     pub rsv1: bool,
     /// What the frame carries.
-    pub(crate) opcode: OpCode,
+    pub opcode: OpCode,
     /// The masking key; a client's frames always have one (RFC 6455 §5.3).
-    pub(crate) mask: Option<[u8; 4]>,
+    pub mask: Option<[u8; 4]>,
     /// The payload's length in bytes.
-    pub(crate) payload_len: u64,
+    pub payload_len: u64,
 }
 
 /// What the decoder enforces beyond the fixed rules of RFC 6455 §5.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Rules {
+pub struct Rules {
     /// RSV1 may be set on the first frame of a data message: permessage-deflate
     /// was agreed (RFC 7692 §6).
     pub allow_rsv1: bool,
     /// Frames must be masked: this end is the server (RFC 6455 §5.1).
-    pub(crate) require_mask: bool,
+    pub require_mask: bool,
     /// The largest payload accepted in one frame.
-    pub(crate) max_payload: u64,
+    pub max_payload: u64,
 }
 
 /// Why a frame header is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// RSV2 or RSV3 set, or RSV1 without an extension that defines it
     /// (RFC 6455 §5.2), or on a control or continuation frame (RFC 7692 §6.1).
     ReservedBits,
@@ -103,14 +103,14 @@ impl fmt::Display for FrameError {
 }
 
 /// The longest header: 2 bytes, 8 of length, 4 of mask.
-pub(crate) const MAX_HEADER_LEN: usize = 14;
+pub const MAX_HEADER_LEN: usize = 14;
 
 /// Decodes the frame header at the start of `buf`.
 ///
 /// `Ok(None)`: more bytes are needed. `Ok(Some((header, n)))`: the header
 /// takes the first `n` bytes; the payload follows. Nothing is allocated and
 /// nothing but `buf` is read.
-pub(crate) fn decode(buf: &[u8], rules: Rules) -> Result<Option<(Header, usize)>, FrameError> {
+pub fn decode(buf: &[u8], rules: Rules) -> Result<Option<(Header, usize)>, FrameError> {
     let [b0, b1, ..] = *buf else {
         return Ok(None);
     };
@@ -184,7 +184,7 @@ pub(crate) fn decode(buf: &[u8], rules: Rules) -> Result<Option<(Header, usize)>
 /// Writes the header of a frame into `out` and returns its length. The
 /// server's frames are not masked (RFC 6455 §5.1); a client (tests) passes a
 /// key.
-pub(crate) fn encode(
+pub fn encode(
     fin: bool,
     rsv1: bool,
     opcode: OpCode,

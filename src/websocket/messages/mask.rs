@@ -1,7 +1,7 @@
 //! Masking (RFC 6455 §5.3), sixteen bytes at a time without `unsafe`.
 
 /// XORs `buf` with the masking key, as if the key repeated from `buf[0]`.
-pub(crate) fn apply(buf: &mut [u8], key: [u8; 4]) {
+pub fn apply(buf: &mut [u8], key: [u8; 4]) {
     let mut wide = [0u8; 16];
     for (byte, k) in wide.iter_mut().zip(key.iter().cycle()) {
         *byte = *k;

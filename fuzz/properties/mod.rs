@@ -1,10 +1,15 @@
-//! Entry points for the `cargo fuzz` targets in `fuzz/`: not public API.
+//! The properties the `cargo fuzz` targets check, and the reference
+//! implementations they compare against.
 //!
 //! Each function takes the fuzzer's bytes, drives one parser the way the
-//! layer does, and panics when a property fails. The properties and the
-//! reference implementations they compare against live here, not in
-//! `fuzz/`, so that `cargo test --all-features` replays the committed seeds
-//! and every crash found so far through the same checks (`tests/fuzz_seeds.rs`).
+//! layer does, and panics when a property fails. These files are the fuzz
+//! crate's library (`fuzz/Cargo.toml`, `[lib]`), which the targets in
+//! `fuzz_targets/` call, and are included again by the library's
+//! `tests/fuzz_seeds.rs`, so that `cargo test` replays the committed seeds
+//! and every crash found so far through the same checks. So that they mean
+//! the same in both places, they name the library's items only through
+//! `tower_upgrade::...` (internal ones through its hidden `__fuzz` bridge,
+//! `src/fuzz_bridge.rs`) and each other only through `super::`.
 //!
 //! Inputs that hold HTTP requests are text, one item a line, so seeds can be
 //! read and written by hand (see `input.rs`).

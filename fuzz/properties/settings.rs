@@ -5,8 +5,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use http::HeaderValue;
-
-use crate::h2c::settings::ClientSettings;
+use tower_upgrade::__fuzz::ClientSettings;
 
 /// Decodes one header value and compares it with both references.
 pub fn http2_settings(data: &[u8]) {

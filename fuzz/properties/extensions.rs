@@ -6,12 +6,13 @@
 //! lines configure the server; every other line is one header line.
 
 use http::{HeaderMap, HeaderValue};
+use tower_upgrade::__fuzz::{
+    deflate_limits, negotiate, parse_offers, ExtensionOffer, MAX_HEADER_BYTES, MAX_OFFERS,
+    MAX_PARAMS,
+};
+use tower_upgrade::websocket::DeflateConfig;
 
 use super::input::{lines, reference_token, strip, words};
-use crate::websocket::extensions::{
-    parse_offers, ExtensionOffer, MAX_HEADER_BYTES, MAX_OFFERS, MAX_PARAMS,
-};
-use crate::websocket::DeflateConfig;
 
 /// Parses and negotiates one input, checking both.
 pub fn extensions(data: &[u8]) {
@@ -65,7 +66,7 @@ pub fn extensions(data: &[u8]) {
     });
     assert_eq!(offers, expected);
 
-    let agreed = crate::websocket::deflate::negotiate(&config, &offers);
+    let agreed = negotiate(&config, &offers);
     match agreed {
         None => assert!(
             reference_negotiate(&config, &offers).is_none(),
@@ -328,6 +329,7 @@ fn reparse(answer: &[u8]) -> Vec<ExtensionOffer> {
 /// satisfies RFC 7692 §7.1 for the offer it accepts, and the server's
 /// settings.
 pub(super) fn check_answer(config: &DeflateConfig, offers: &[ExtensionOffer], answer: &[u8]) {
+    let limits = deflate_limits(config);
     let reparsed = reparse(answer);
     let show = String::from_utf8_lossy(answer);
     assert_eq!(reparsed.len(), 1, "{show}");
@@ -338,16 +340,16 @@ pub(super) fn check_answer(config: &DeflateConfig, offers: &[ExtensionOffer], an
 
     // §7.1.1.1: a server that accepts server_no_context_takeover says so.
     assert!(a.snct || !o.snct, "{show}: snct dropped");
-    assert!(a.snct || !config.server_no_context_takeover, "{show}");
-    assert!(a.cnct || !config.client_no_context_takeover, "{show}");
+    assert!(a.snct || !limits.server_no_context_takeover, "{show}");
+    assert!(a.cnct || !limits.client_no_context_takeover, "{show}");
     // §7.1.2.1: server_max_window_bits answered, at most what was offered.
     if let Some(offered) = o.smwb {
         assert!(a.smwb.is_some_and(|bits| bits <= offered), "{show}: smwb");
     }
-    if config.server_max_window_bits < 15 {
+    if limits.server_max_window_bits < 15 {
         assert!(
             a.smwb
-                .is_some_and(|bits| bits <= config.server_max_window_bits),
+                .is_some_and(|bits| bits <= limits.server_max_window_bits),
             "{show}"
         );
     }
@@ -363,9 +365,9 @@ pub(super) fn check_answer(config: &DeflateConfig, offers: &[ExtensionOffer], an
             assert_ne!(a.cmwb, Some(None), "{show}: cmwb without a value");
             if let Some(Some(bits)) = a.cmwb {
                 assert!(offered.is_none_or(|o| bits <= o), "{show}");
-                assert!(bits <= config.client_max_window_bits, "{show}");
+                assert!(bits <= limits.client_max_window_bits, "{show}");
             }
-            if config.client_max_window_bits < 15 {
+            if limits.client_max_window_bits < 15 {
                 assert!(
                     a.cmwb.is_some(),
                     "{show}: the server's client limit is lost"

@@ -13,13 +13,16 @@ use base64::Engine;
 use http::header::{HOST, ORIGIN};
 use http::{HeaderMap, Method, Request, StatusCode};
 use sha1::{Digest, Sha1};
+use tower_upgrade::__fuzz::{
+    connect_protocol, detect, offer, offered_protocols, parse_offers, Via,
+};
+use tower_upgrade::rejection::Rejection;
+use tower_upgrade::websocket::WebSocketRejection;
+use tower_upgrade::websocket::{OriginPolicy, PermessageDeflate, WebSocketConfig};
+use tower_upgrade::Protocol;
 
 use super::extensions::{check_answer, deflate_config};
 use super::input::{reference_token, request, strip, words};
-use crate::detect::{detect, Via};
-use crate::protocol::{Offer, Protocol};
-use crate::websocket::extensions::parse_offers;
-use crate::websocket::{OriginPolicy, PermessageDeflate, WebSocketConfig};
 
 enum Choice {
     List(Vec<String>),
@@ -63,27 +66,22 @@ pub fn handshake(data: &[u8]) {
             deflate = Some(config);
         }
     }
-    let same_origin = matches!(ws.origin, OriginPolicy::SameOrigin);
+    let same_origin = matches!(tower_upgrade::__fuzz::origin(&ws), OriginPolicy::SameOrigin);
 
     let Some(via) = detect(&req) else { return };
     let token = match via {
-        Via::Http1 => crate::detect::offered_protocols(req.headers())
+        Via::Http1 => offered_protocols(req.headers())
             .map(|(raw, _)| raw)
             .find(|raw| raw.eq_ignore_ascii_case("websocket")),
-        Via::Http2Connect => crate::detect::connect_protocol(&req)
-            .filter(|raw| raw.eq_ignore_ascii_case("websocket")),
+        Via::Http2Connect => {
+            connect_protocol(&req).filter(|raw| raw.eq_ignore_ascii_case("websocket"))
+        }
     };
     let Some(token) = token.map(str::to_owned) else {
         return;
     };
     let (parts, ()) = req.into_parts();
-    let offer = Offer {
-        token: &token,
-        via,
-        headers: &parts.headers,
-        body_len: Some(0),
-        max_request_body: 0,
-    };
+    let offer = offer(&token, via, &parts.headers, Some(0), 0);
     let result = ws.accept(&parts, &offer);
     let req = Request::from_parts(parts, ());
     let headers = req.headers();
@@ -231,16 +229,14 @@ fn reference_before_origin(req: &Request<()>, via: Via) -> Result<(), StatusCode
 }
 
 /// The headers RFC 6455 and RFC 9110 require on each rejection.
-fn check_rejection_headers(rejection: &crate::rejection::Rejection) {
+fn check_rejection_headers(rejection: &Rejection) {
     let headers = rejection.required_headers(http::Version::HTTP_11);
     match rejection.status() {
         StatusCode::UPGRADE_REQUIRED => assert_eq!(headers["sec-websocket-version"], "13"),
         StatusCode::METHOD_NOT_ALLOWED => assert_eq!(headers["allow"], "GET"),
         _ => {}
     }
-    if matches!(rejection, crate::rejection::Rejection::Protocol(_))
-        && rejection.downcast_ref() == Some(&crate::websocket::WebSocketRejection::MissingVersion)
-    {
+    if rejection.downcast_ref() == Some(&WebSocketRejection::MissingVersion) {
         assert_eq!(headers["sec-websocket-version"], "13");
     }
 }

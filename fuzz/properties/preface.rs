@@ -22,9 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-
-use crate::h2c::preface::Preface;
-use crate::h2c::settings::ClientSettings;
+use tower_upgrade::__fuzz::{ClientSettings, Preface};
 
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// The most the splice may hold before handing anything on: the preface,

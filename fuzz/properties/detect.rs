@@ -6,17 +6,12 @@
 //! `@decline TOKEN` (the registered protocol passes over that offer, as h2c
 //! does for a body it will not read).
 
-use std::sync::Arc;
-
 use http::header::{CONNECTION, UPGRADE};
 use http::{Method, Request, Version};
+use tower_upgrade::__fuzz::{detect, registry, ProtocolToken, Registration, Via};
+use tower_upgrade::Preference;
 
 use super::input::{reference_token, request, strip, words};
-use crate::detect::{detect, ProtocolToken, Via};
-use crate::lifecycle::Slots;
-use crate::protocol::Custom;
-use crate::registry::{boxed_handler, Preference, Registration, Registry};
-use crate::upgraded::Upgraded;
 
 /// Runs detection and selection on one input and checks them against the
 /// reference below.
@@ -51,40 +46,17 @@ pub fn detect_select(data: &[u8]) {
     if let Some((index, raw)) = selected {
         // The token answered in `Upgrade:` is the client's own spelling.
         assert!(http::HeaderValue::from_str(raw).is_ok());
-        assert!(registry.entries[index].matches_token(raw));
+        assert!(matches_token(&registry.entries[index], raw));
     }
     // The 426 answer lists every registration.
     let offered = registry.offered();
     assert_eq!(offered.as_bytes(), tokens.join(", ").as_bytes());
 }
 
-fn registry(tokens: &[&str], preference: Preference) -> Registry {
-    let handler = boxed_handler(tower::service_fn(|_: Upgraded| async {
-        Ok::<_, std::convert::Infallible>(())
-    }));
-    let slots = Arc::new(Slots::new(usize::MAX));
-    let entries = tokens
-        .iter()
-        .filter_map(|t| ProtocolToken::parse(t))
-        .map(|token| Registration {
-            name: token.name.into(),
-            version: token.version.map(Into::into),
-            protocol: Arc::new(Custom),
-            handler: handler.clone(),
-            slots: slots.clone(),
-        })
-        .collect();
-    Registry {
-        entries,
-        preference,
-    }
-}
-
-impl Registration {
-    fn matches_token(&self, raw: &str) -> bool {
-        ProtocolToken::parse(raw)
-            .is_some_and(|t| reference_matches(&self.token(), t.name, t.version))
-    }
+/// Whether `registration` takes the offer `raw`, by the reference rules.
+fn matches_token(registration: &Registration, raw: &str) -> bool {
+    ProtocolToken::parse(raw)
+        .is_some_and(|t| reference_matches(&registration.token(), t.name, t.version))
 }
 
 /// The elements of every line of a list header, trimmed, empty ones

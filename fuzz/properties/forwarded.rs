@@ -18,10 +18,13 @@
 use std::net::{IpAddr, SocketAddr};
 
 use http::{Extensions, HeaderMap};
+use tower_upgrade::__fuzz::{
+    forwarded as parse_forwarded, resolve, x_forwarded_for, x_forwarded_host, x_forwarded_proto,
+    Element, Node,
+};
+use tower_upgrade::peer::{ClientInfo, PeerAddr, TrustedProxies};
 
 use super::input::{request, strip};
-use crate::peer::forwarded::{self, Element, Node};
-use crate::peer::{ClientInfo, PeerAddr, TrustedProxies};
 
 /// Resolves one request's client and checks the answer.
 pub fn forwarded(data: &[u8]) {
@@ -41,7 +44,7 @@ pub fn forwarded(data: &[u8]) {
     if let Some(peer) = peer {
         extensions.insert(PeerAddr(peer));
     }
-    let info = ClientInfo::resolve(headers, &extensions, &trusted);
+    let info = resolve(headers, &extensions, &trusted);
     assert_eq!(info.peer(), peer);
 
     check_round_trip(headers);
@@ -146,7 +149,7 @@ fn reference_resolve(
     r.proxies.push(peer);
     // `Forwarded` wins whenever it parses (RFC 7239 §7.4 lets a server pick
     // which to read; the crate prefers the standard one).
-    if let Ok(Some(elements)) = forwarded::forwarded(headers) {
+    if let Ok(Some(elements)) = parse_forwarded(headers) {
         let hops: Vec<Hop> = elements
             .into_iter()
             .map(|e| (e.node, e.host, e.proto))
@@ -154,15 +157,15 @@ fn reference_resolve(
         walk(&mut r, &hops, trusted);
         return r;
     }
-    if let Ok(Some(nodes)) = forwarded::x_forwarded_for(headers) {
+    if let Ok(Some(nodes)) = x_forwarded_for(headers) {
         let hops: Vec<Hop> = nodes.into_iter().map(|n| (Some(n), None, None)).collect();
         walk(&mut r, &hops, trusted);
     }
     if r.host.is_none() {
-        r.host = forwarded::x_forwarded_host(headers).ok().flatten();
+        r.host = x_forwarded_host(headers).ok().flatten();
     }
     if r.proto.is_none() {
-        r.proto = forwarded::x_forwarded_proto(headers).ok().flatten();
+        r.proto = x_forwarded_proto(headers).ok().flatten();
     }
     r
 }
@@ -201,7 +204,7 @@ fn walk(r: &mut Resolved, hops: &[Hop], trusted: &TrustedProxies) {
 /// A `Forwarded` the parser accepts, written back out canonically (every
 /// value quoted, escapes where needed), parses to the same elements.
 fn check_round_trip(headers: &HeaderMap) {
-    let Ok(Some(elements)) = forwarded::forwarded(headers) else {
+    let Ok(Some(elements)) = parse_forwarded(headers) else {
         return;
     };
     let text = elements
@@ -215,7 +218,7 @@ fn check_round_trip(headers: &HeaderMap) {
             http::header::FORWARDED,
             text.parse().expect("visible ASCII"),
         );
-        let reparsed = forwarded::forwarded(&again);
+        let reparsed = parse_forwarded(&again);
         assert_eq!(reparsed, Ok(Some(elements)), "{text}");
     }
 }

@@ -16,13 +16,11 @@
 //! used the minimal length form); unmasking matches the bytewise definition
 //! and undoes itself; inflation never holds more than its limit.
 
-use crate::websocket::extensions::parse_offers;
-use crate::websocket::messages::compress::{Deflate, InflateError};
-use crate::websocket::messages::frame::{
-    decode, encode, FrameError, Header, OpCode, Rules, MAX_HEADER_LEN,
+use tower_upgrade::__fuzz::{
+    decode, encode, mask, negotiate, parse_offers, Deflate, FrameError, Header, InflateError,
+    OpCode, Rules, MAX_HEADER_LEN,
 };
-use crate::websocket::messages::mask;
-use crate::websocket::DeflateConfig;
+use tower_upgrade::websocket::DeflateConfig;
 
 /// What one compressed message may inflate to here.
 const INFLATE_LIMIT: usize = 64 << 10;
@@ -85,7 +83,7 @@ fn deflate(flags: u8) -> Option<Deflate> {
         offer.parse().expect("a valid header"),
     );
     let config = DeflateConfig::new();
-    let agreed = crate::websocket::deflate::negotiate(&config, &parse_offers(&headers))?;
+    let agreed = negotiate(&config, &parse_offers(&headers))?;
     Some(Deflate::new(&agreed, &config))
 }
 
@@ -197,12 +195,12 @@ fn check_reencode(header: &Header, wire: &[u8], rules: Rules) {
 /// RFC 6455 §5.3: each byte XORed with the key byte at its index mod 4.
 fn check_unmask(payload: &mut [u8], key: [u8; 4]) {
     let original = payload.to_vec();
-    mask::apply(payload, key);
+    mask(payload, key);
     for (i, (&got, &was)) in payload.iter().zip(&original).enumerate() {
         assert_eq!(got, was ^ key[i % 4], "byte {i}");
     }
     let mut again = payload.to_vec();
-    mask::apply(&mut again, key);
+    mask(&mut again, key);
     assert_eq!(again, original);
 }
 
