@@ -66,12 +66,12 @@ use tower::service_fn;
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::UpgradeLayer;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/peers.rs"]
 mod peers;
-use common::ws_echo as echo;
+#[path = "../tests/support/ws.rs"]
+mod ws;
 use peers::{axum_echo, fastwebsockets_upgrade, tokio_websockets_upgrade};
+use ws::ws_echo as echo;
 #[path = "support/ratchet.rs"]
 mod ratchet;
 
@@ -326,12 +326,12 @@ fn serve(mode: &str) {
                 "tokio-websockets" => any(tokio_websockets_upgrade),
                 "tower-upgrade" => any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                     WebSocketConfig::new(),
-                    service_fn(peers::tower_upgrade_echo),
+                    service_fn(ws::echo),
                 )),
                 deflate if deflate.starts_with("tower-upgrade+Chromium-deflate") => {
                     any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                         WebSocketConfig::new().permessage_deflate(deflate_config(deflate)),
-                        service_fn(peers::tower_upgrade_echo),
+                        service_fn(ws::echo),
                     ))
                 }
                 "tower-upgrade+tungstenite" => any(|| async { "" })

@@ -48,10 +48,10 @@ use axum::Router;
 use tower::service_fn;
 use tower_upgrade::UpgradeLayer;
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "support/peers.rs"]
 mod peers;
+#[path = "../tests/support/ws.rs"]
+mod ws;
 use peers::{axum_echo, fastwebsockets_upgrade, tokio_websockets_upgrade};
 #[path = "support/ratchet.rs"]
 mod ratchet;
@@ -237,12 +237,12 @@ fn serve(server: &str) {
                 "tokio-websockets" => any(tokio_websockets_upgrade),
                 "tower-upgrade" => any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                     tower_upgrade::websocket::WebSocketConfig::new(),
-                    service_fn(peers::tower_upgrade_echo),
+                    service_fn(ws::echo),
                 )),
                 "tower-upgrade+tungstenite" => {
                     any(|| async { "" }).layer(UpgradeLayer::new().websocket(
                         tower_upgrade::websocket::WebSocketConfig::new(),
-                        service_fn(common::ws_echo),
+                        service_fn(ws::ws_echo),
                     ))
                 }
                 other => panic!("unknown server {other}"),

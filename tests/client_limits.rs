@@ -11,6 +11,8 @@ use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
+mod support;
+
 use tower_upgrade::{Connections, UpgradeLayer, Upgraded};
 
 const A: &str = "192.0.2.1:40000";
@@ -45,12 +47,7 @@ fn hold_layer() -> UpgradeLayer {
 }
 
 fn upgrade() -> Request<String> {
-    Request::get("/")
-        .header("host", "x")
-        .header("connection", "upgrade")
-        .header("upgrade", "hold/1")
-        .body(String::new())
-        .unwrap()
+    support::upgrade_request("hold/1")
 }
 
 /// An upgrade request that declares a body it never sends: its handshake

@@ -11,6 +11,8 @@ use metrics_util::MetricKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
+mod support;
+
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 /// Kind, name, and sorted labels.
@@ -59,12 +61,7 @@ async fn hold(mut conn: Upgraded) -> Result<(), std::io::Error> {
 }
 
 fn upgrade() -> Request<String> {
-    Request::get("/")
-        .header("host", "x")
-        .header("connection", "upgrade")
-        .header("upgrade", "hold/1")
-        .body(String::new())
-        .unwrap()
+    support::upgrade_request("hold/1")
 }
 
 #[tokio::test]

@@ -19,8 +19,8 @@ use tower_http::trace::TraceLayer;
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::UpgradeLayer;
 
-mod common;
-use common::ws_echo as echo;
+mod support;
+use support::ws::ws_echo as echo;
 
 fn upgrades() -> UpgradeLayer {
     UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(echo))

@@ -13,6 +13,9 @@ use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
+mod support;
+use support::upgrade_request as upgrade;
+
 /// Ends when the server shuts down.
 async fn polite(conn: Upgraded) -> Result<(), Infallible> {
     conn.shutdown_signal().wait().await;
@@ -23,15 +26,6 @@ async fn polite(conn: Upgraded) -> Result<(), Infallible> {
 async fn stubborn(mut conn: Upgraded) -> Result<(), std::io::Error> {
     conn.read_to_end(&mut Vec::new()).await?;
     Ok(())
-}
-
-fn upgrade(token: &str) -> Request<String> {
-    Request::get("/")
-        .header("host", "x")
-        .header("connection", "upgrade")
-        .header("upgrade", token)
-        .body(String::new())
-        .unwrap()
 }
 
 fn drained(snapshot: &[(String, String, u64)], outcome: &str) -> Option<u64> {

@@ -17,16 +17,12 @@ use tower::{service_fn, Layer};
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
+mod support;
+use support::{body_text, done, respond_to};
+
 async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     assert!(conn.negotiated().is_http2());
-    let mut ws = conn.into_tungstenite().await;
-    while let Some(message) = ws.next().await {
-        let message = message?;
-        if message.is_text() || message.is_binary() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
+    support::ws::ws_echo(conn).await
 }
 
 /// Serves the layer over HTTP/2 with extended CONNECT (RFC 8441 §3) and
@@ -116,4 +112,58 @@ async fn ordinary_http2_requests_pass_through() {
     assert_eq!(response.status(), StatusCode::OK);
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body, "inner");
+}
+
+/// Issue 9, defect 3: over HTTP/2, the 426 of `require_upgrade` carried `Upgrade`
+/// and `Connection`, which RFC 9113 §8.2.2 forbids (hyper strips them with
+/// a warning). Now it is a plain 426 with its reason; over HTTP/1.1 it
+/// keeps both.
+#[tokio::test]
+async fn a_required_upgrade_over_http2_is_a_plain_426() {
+    let layer = UpgradeLayer::new()
+        .protocol("p/1", service_fn(done))
+        .require_upgrade(true);
+    let plain = |version| {
+        Request::get("http://x/")
+            .version(version)
+            .body(String::new())
+            .unwrap()
+    };
+
+    let response = respond_to(&layer, plain(http::Version::HTTP_2)).await;
+    assert_eq!(response.status(), 426);
+    assert!(!response.headers().contains_key("upgrade"));
+    assert!(!response.headers().contains_key("connection"));
+    assert_eq!(
+        body_text(response).await,
+        "this resource requires a protocol upgrade; see the Upgrade header"
+    );
+
+    let response = respond_to(&layer, plain(http::Version::HTTP_11)).await;
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["upgrade"], "p/1");
+    assert_eq!(response.headers()["connection"], "upgrade");
+}
+
+/// Issue 9, defect 3 (the version mismatch): a WebSocket version other than 13 over
+/// HTTP/2 extended CONNECT got `Upgrade: websocket` and `Connection`. Now
+/// only `Sec-WebSocket-Version: 13` (RFC 6455 §4.4, RFC 8441 §5).
+#[cfg(feature = "websocket")]
+#[tokio::test]
+async fn a_websocket_version_mismatch_over_http2_names_no_upgrade() {
+    use tower_upgrade::websocket::WebSocketConfig;
+    let layer = UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(done));
+    let mut req = Request::connect("https://x/chat")
+        .version(http::Version::HTTP_2)
+        .header("sec-websocket-version", "8")
+        .body(String::new())
+        .unwrap();
+    req.extensions_mut()
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+
+    let response = respond_to(&layer, req).await;
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["sec-websocket-version"], "13");
+    assert!(!response.headers().contains_key("upgrade"));
+    assert!(!response.headers().contains_key("connection"));
 }

@@ -14,6 +14,9 @@ use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
+mod support;
+use support::{done, respond_to};
+
 /// Kind, name, and sorted labels.
 type MetricKey = (MetricKind, String, Vec<(String, String)>);
 
@@ -113,4 +116,52 @@ async fn attempts_accepted_rejected_active_and_durations() {
             Some(DebugValue::Histogram(h)) if h.len() == 1
         ));
     }
+}
+
+/// Issue 9, defect 10: the 426 of `require_upgrade` was never counted, so the
+/// `upgrade_required` reason could not appear.
+#[cfg(feature = "metrics")]
+#[test]
+fn a_required_upgrade_is_counted() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let layer = UpgradeLayer::new()
+        .protocol("p/1", service_fn(done))
+        .require_upgrade(true);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let status = metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let request = Request::get("/").body(String::new()).unwrap();
+            respond_to(&layer, request).await.status()
+        })
+    });
+    assert_eq!(status, 426);
+    let counted: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(key, ..)| key.key().name() == "tower_upgrade_rejected_total")
+        .map(|(key, _, _, value)| {
+            let mut labels: Vec<_> = key
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            (labels, value)
+        })
+        .collect();
+    assert_eq!(
+        counted,
+        vec![(
+            vec![
+                "protocol=none".to_owned(),
+                "reason=upgrade_required".to_owned()
+            ],
+            DebugValue::Counter(1)
+        )]
+    );
 }

@@ -14,11 +14,12 @@ use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
-use tower::service_fn;
+use tower::{service_fn, Layer};
 use tower_upgrade::h2c::H2c;
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
+use support::empty_inner;
 use support::h2::{upgrade_request, Client};
 
 const HELLO: &str = "same bytes everywhere\n";
@@ -173,4 +174,82 @@ async fn graceful_shutdown_reaches_upgraded_connections() {
     assert_eq!(&stream.data[..], b"released");
     h2c.wait_closed().await;
     server.done.await.unwrap().unwrap();
+}
+
+/// Issue 9, defect 4: `serve` never resolved on a listener error, though its docs
+/// said it did: every accept error led to a `continue`.
+#[cfg(feature = "serve")]
+#[tokio::test(start_paused = true)]
+async fn serve_resolves_when_the_listener_fails() {
+    use std::future::IntoFuture;
+    // Bound but not listening: accept fails with EINVAL, an error of the
+    // listener rather than of one connection.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&addr.into()).unwrap();
+    socket.set_nonblocking(true).unwrap();
+    let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
+    let served = tower_upgrade::serve(listener, empty_inner::<tower_upgrade::RequestBody>());
+    // Paused time: an accept loop that backs off and retries forever runs
+    // out these 60 virtual seconds at once.
+    let result = tokio::time::timeout(Duration::from_secs(60), served.into_future()).await;
+    assert!(
+        matches!(result, Ok(Err(_))),
+        "serve should end with the listener's error, got {result:?}"
+    );
+}
+
+/// Issue 9, defect 5: a graceful shutdown waited for each layer's upgraded
+/// connections in turn, each with the whole timeout, so two layers whose
+/// handlers ignore the signal took twice the documented timeout.
+#[cfg(feature = "serve")]
+#[tokio::test(start_paused = true)]
+async fn graceful_shutdown_waits_for_every_layer_under_one_deadline() {
+    use std::future::IntoFuture;
+    use tokio::io::AsyncReadExt;
+
+    async fn stubborn(_: Upgraded) -> Result<(), std::io::Error> {
+        std::future::pending().await
+    }
+    let a = UpgradeLayer::new().protocol("a/1", service_fn(stubborn));
+    let b = UpgradeLayer::new().protocol("b/1", service_fn(stubborn));
+    let (a_live, b_live) = (a.connections(), b.connections());
+    let app = b.layer(a.layer(empty_inner::<tower_upgrade::RequestBody>()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tower_upgrade::serve(listener, app)
+        .upgraded(a_live.clone())
+        .upgraded(b_live.clone())
+        .shutdown_timeout(Duration::from_secs(10))
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    let done = tokio::spawn(served.into_future());
+
+    let mut clients = Vec::new();
+    for token in ["a/1", "b/1"] {
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request =
+            format!("GET / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: {token}\r\n\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            head.push(client.read_u8().await.unwrap());
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101"));
+        clients.push(client);
+    }
+    while a_live.active() + b_live.active() < 2 {
+        tokio::task::yield_now().await;
+    }
+
+    stop.send(()).unwrap();
+    // One 10 s deadline for both layers; 15 s is less than two in turn.
+    let result = tokio::time::timeout(Duration::from_secs(15), done).await;
+    assert!(
+        matches!(result, Ok(Ok(Ok(())))),
+        "shutdown took longer than one timeout: {result:?}"
+    );
+    drop(clients);
 }

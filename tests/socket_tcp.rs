@@ -14,18 +14,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message as Client;
 use tower::service_fn;
-use tower_upgrade::websocket::{Error, Message, WebSocketConfig};
-use tower_upgrade::{Connections, UpgradeLayer, Upgraded};
+use tower_upgrade::websocket::WebSocketConfig;
+use tower_upgrade::{Connections, UpgradeLayer};
 
-async fn echo(conn: Upgraded) -> Result<(), Error> {
-    let mut ws = conn.into_websocket();
-    while let Some(message) = ws.recv().await {
-        if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
-}
+mod support;
+use support::ws::echo;
 
 /// Serves echo at `/ws` with `settings`; the address and the layer's
 /// connections.

@@ -12,6 +12,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
@@ -21,8 +24,9 @@ use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{Rejection, UpgradeLayer, Upgraded};
 
-mod common;
-use common::ws_echo;
+mod support;
+use support::ws::ws_echo;
+use support::{done, empty_inner, respond_to, upgrade_request};
 
 type Inner = tower::util::BoxCloneSyncService<Request<TestBody>, Response<String>, Infallible>;
 
@@ -635,4 +639,134 @@ fn services_futures_and_handlers_are_send() {
         send(&ws_echo(conn));
     }
     let _ = handler_future_is_send;
+}
+
+/// Issue 9, defect 1: `max_connections` set on a clone changed every sibling, because
+/// the limit lived in the shared `Connections`.
+#[tokio::test]
+async fn a_clone_setting_max_connections_leaves_the_original_alone() {
+    let original = UpgradeLayer::new()
+        .protocol("p/1", service_fn(done))
+        .max_connections(1);
+    let closed = original.clone().max_connections(0);
+
+    let response = testing::send(original.layer(empty_inner()), upgrade_request("p/1"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 101, "the original keeps its limit of 1");
+
+    let response = testing::send(closed.layer(empty_inner()), upgrade_request("p/1"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503, "the clone has its own limit of 0");
+}
+
+/// Issue 9, defect 7: the handshake timeout was applied to the body read and then
+/// again to the wait for the switch, so the real bound was twice the one
+/// set. Time is paused: it advances only when every task waits, so the
+/// test is exact, not timed.
+#[tokio::test(start_paused = true)]
+async fn one_handshake_timeout_bounds_body_and_switch_together() {
+    let layer = UpgradeLayer::new()
+        .protocol("p/1", service_fn(done))
+        .handshake_timeout(Duration::from_secs(10));
+    let connections = layer.connections();
+    let app = layer.layer(empty_inner::<Incoming>());
+    // A pipe too small for the 101: the server cannot finish the switch
+    // while the client does not read.
+    let (mut client, server) = tokio::io::duplex(16);
+    tokio::spawn(
+        hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(server), TowerToHyperService::new(app))
+            .with_upgrades(),
+    );
+    client
+        .write_all(
+            b"POST / HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: p/1\r\ncontent-length: 1\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    // The body takes 6 s of the 10.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    client.write_all(b"x").await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(connections.active(), 1, "admitted, waiting for the switch");
+    // 12 s after the request: past the one deadline, the switch is given up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        connections.active(),
+        0,
+        "the switch outlived the handshake timeout"
+    );
+    drop(client);
+}
+
+/// Issue 9, defect 11: `retry_after` rounded a part of a second down, so 500 ms was
+/// sent as `Retry-After: 0`, inviting the client straight back.
+#[tokio::test]
+async fn retry_after_rounds_up() {
+    for (after, sent) in [(500, "1"), (1000, "1"), (1001, "2"), (0, "0")] {
+        let layer = UpgradeLayer::new()
+            .protocol("p/1", service_fn(done))
+            .max_connections(0)
+            .retry_after(Duration::from_millis(after));
+        let response = testing::send(layer.layer(empty_inner()), upgrade_request("p/1"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["retry-after"], sent, "{after} ms");
+    }
+}
+
+/// Issue 9, defect 2: `Error::source()` of a rejection returned the cause inside,
+/// whose text is the rejection's own, so an error chain printed it twice.
+#[tokio::test]
+async fn an_error_chain_says_a_rejection_once() {
+    // Outside a hyper server there is no upgrade handle: a 501.
+    let layer = UpgradeLayer::new().protocol("p/1", service_fn(done));
+    let response = respond_to(&layer, upgrade_request("p/1")).await;
+    let rejection = response
+        .extensions()
+        .get::<tower_upgrade::Rejection>()
+        .expect("the rejection rides in the extensions")
+        .clone();
+    let error: tower::BoxError = rejection.into();
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain = format!("{chain}: {cause}");
+        source = cause.source();
+    }
+    assert_eq!(
+        chain,
+        "this connection cannot be upgraded: the server was not started with upgrade support"
+    );
+}
+
+/// Issue 9, defect 6: a second `websocket()` on one layer panics, as its `# Panics`
+/// section says, with a message that names the cause.
+#[cfg(feature = "websocket")]
+#[test]
+#[should_panic(expected = "\"websocket\" is registered twice")]
+fn websocket_registered_twice_panics_with_a_clear_message() {
+    use tower_upgrade::websocket::WebSocketConfig;
+    let _ = UpgradeLayer::new()
+        .websocket(WebSocketConfig::new(), service_fn(done))
+        .websocket(WebSocketConfig::new(), service_fn(done));
+}
+
+/// Issue 9, defect 9: `OriginPolicy::AllowList` held a type no user could name.
+#[cfg(feature = "websocket")]
+#[test]
+fn the_origin_allow_list_can_be_named_and_asked() {
+    use tower_upgrade::websocket::{AllowList, OriginPolicy};
+    let policy = OriginPolicy::allow_list(["https://app.example.com"]).unwrap();
+    let OriginPolicy::AllowList(list) = &policy else {
+        panic!("allow_list built {policy:?}");
+    };
+    let list: &AllowList = list;
+    assert!(list.allows("https://app.example.com"));
+    assert!(list.allows("https://APP.example.com:443"));
+    assert!(!list.allows("http://app.example.com"));
+    assert!(!list.allows("null"));
 }

@@ -11,18 +11,11 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody, TestIo};
-use tower_upgrade::websocket::{Error, Message, WebSocketConfig};
-use tower_upgrade::{Connections, UpgradeLayer, Upgraded};
+use tower_upgrade::websocket::WebSocketConfig;
+use tower_upgrade::{Connections, UpgradeLayer};
 
-async fn echo(conn: Upgraded) -> Result<(), Error> {
-    let mut ws = conn.into_websocket();
-    while let Some(message) = ws.recv().await {
-        if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
-}
+mod support;
+use support::ws::echo;
 
 /// An upgraded connection to echo with `settings`, as the client's IO, and
 /// the layer's connections.

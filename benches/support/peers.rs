@@ -43,21 +43,6 @@ pub async fn fastwebsockets_upgrade(mut request: Request) -> Response {
     }
 }
 
-/// This crate's own message type (`Upgraded::into_websocket`): echo with
-/// `recv`/`send`, as the `echo` example does.
-pub async fn tower_upgrade_echo(
-    conn: tower_upgrade::Upgraded,
-) -> Result<(), tower_upgrade::websocket::Error> {
-    use tower_upgrade::websocket::Message;
-    let mut ws = conn.into_websocket();
-    while let Some(message) = ws.recv().await {
-        if let message @ (Message::Text(_) | Message::Binary(_)) = message? {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
-}
-
 /// tokio-websockets 0.13: `ServerBuilder::new().serve(io)` on the
 /// connection hyper upgraded, the crate's documented way to take over a
 /// handshake done elsewhere, then the `next`/`send` echo of its

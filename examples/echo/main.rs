@@ -8,28 +8,20 @@
 //! WS_DEFLATE=1 cargo run --example echo
 //! ```
 //!
-//! Environment: `ADDR`, where to listen (127.0.0.1:3000); the knobs the
-//! Autobahn and interop scripts turn (backend, compression, message size,
-//! keepalive) are in `../support/knobs.rs`; the deployment ones
-//! (`TRUSTED_PROXIES`, `MAX_CONNECTIONS_PER_CLIENT`,
-//! `HANDSHAKES_PER_SECOND_PER_CLIENT`, `HANDSHAKE_BURST`, ...) in
-//! `../support/client_limits.rs`. `GET /metrics` is the crate's counters in
-//! the Prometheus text format. SIGTERM or ctrl-c drains: every client gets Close
-//! 1001, and the process exits once they are closed (10 s at most).
-//!
 //! The default Origin policy applies (same origin, or no Origin), and the
 //! subprotocol `echo` is offered but not required. `GET /` is a small page,
-//! so a browser on it can open `ws://<same host>/ws`.
+//! so a browser on it can open `ws://<same host>/ws`. SIGTERM or ctrl-c
+//! drains: every client gets Close 1001, and the process exits once they
+//! are closed (10 s at most).
+//!
+//! The environment knobs the test scripts turn (`ADDR`, `WS_*`, trusted
+//! proxies and per-client limits, `HEADER_READ_TIMEOUT`, `/metrics`) are in
+//! `../support/`; `tungstenite.rs` is the `WS_BACKEND=tungstenite` backend.
+//! Neither is needed in your own server.
 
-#[path = "../support/client_limits.rs"]
-mod client_limits;
-mod knobs;
-#[path = "../support/metrics.rs"]
-mod metrics;
-#[path = "../support/timeouts.rs"]
-mod timeouts;
-#[path = "../support/knobs.rs"]
-mod ws_knobs;
+#[path = "../support/mod.rs"]
+mod support;
+mod tungstenite;
 
 use std::time::Duration;
 
@@ -37,7 +29,7 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use tower::service_fn;
-use tower_upgrade::websocket::{Error, Message};
+use tower_upgrade::websocket::{Error, Message, WebSocketConfig};
 use tower_upgrade::Upgraded;
 
 const PAGE: &str = "<!doctype html><meta charset=utf-8><title>echo</title>\n\
@@ -60,48 +52,33 @@ async fn echo(conn: Upgraded) -> Result<(), Error> {
     Ok(())
 }
 
-/// Resolves on ctrl-c or SIGTERM.
-async fn stop_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
+    support::init_tracing();
+    let prometheus = support::metrics::install();
 
-    let prometheus = metrics::install();
-    let (upgrades, backend) = knobs::upgrades(service_fn(echo));
-    let upgrades = client_limits::from_env(upgrades.require_upgrade(true));
+    // In your own server: UpgradeLayer::new().websocket(settings, service_fn(echo)).
+    let knobs = support::knobs::from_env(WebSocketConfig::new().subprotocols(["echo"]));
+    let upgrades =
+        support::knobs::layer(&knobs, service_fn(echo), service_fn(tungstenite::echo), "");
+    let upgrades = support::client_limits::from_env(upgrades.require_upgrade(true));
     let connections = upgrades.connections();
 
     let app = Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/metrics", metrics::route(prometheus))
+        .route("/metrics", support::metrics::route(prometheus))
         .route_service("/ws", upgrades.into_service());
 
-    let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await?;
-    tracing::info!(%backend, "echo listening on http://{}", listener.local_addr()?);
+    let listener = tokio::net::TcpListener::bind(support::addr()).await?;
+    tracing::info!(backend = %knobs.backend, "echo listening on http://{}", listener.local_addr()?);
     let stopping = connections.clone();
     // `serve` rather than `axum::serve`: it has deadlines on every
     // connection (request heads, HTTP/2 preface and idle connections), and
     // it gives the layer the peer address (trusted proxies, per-client
     // limits) as `ConnectInfo` did.
-    timeouts::from_env(tower_upgrade::serve(listener, app))
+    support::timeouts::from_env(tower_upgrade::serve(listener, app))
         .with_graceful_shutdown(async move {
-            stop_signal().await;
+            support::stop_signal().await;
             // Every socket sends Close 1001 by itself and finishes its close
             // handshake; the HTTP side stops accepting meanwhile.
             stopping.shutdown();

@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use tower_upgrade::websocket::WebSocketConfig;
+use tower_upgrade::{UpgradeHandler, UpgradeLayer};
 
 /// What the environment asks for.
 pub(crate) struct Knobs {
@@ -66,4 +67,22 @@ pub(crate) fn unavailable(knobs: &Knobs, why: &str) -> ! {
         knobs.deflate
     );
     std::process::exit(2);
+}
+
+/// The WebSocket layer the knobs ask for: `messages` (the crate's own
+/// message layer, the default) with `messages`, or `tungstenite` without
+/// compression with `tungstenite`; any other choice exits (`unavailable`,
+/// `why` says where).
+pub(crate) fn layer(
+    knobs: &Knobs,
+    messages: impl UpgradeHandler,
+    tungstenite: impl UpgradeHandler,
+    why: &str,
+) -> UpgradeLayer {
+    let settings = knobs.settings.clone();
+    match (knobs.backend.as_str(), knobs.deflate) {
+        ("messages", _) => UpgradeLayer::new().websocket(settings, messages),
+        ("tungstenite", false) => UpgradeLayer::new().websocket(settings, tungstenite),
+        _ => unavailable(knobs, why),
+    }
 }

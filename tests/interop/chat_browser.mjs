@@ -12,50 +12,22 @@
 // Screenshot: $INTEROP_OUT/chat.png (default target/interop/chat.png).
 // Prints `ok <check>` or `FAIL <check>: reason`; exits 1 if any failed, 77 if
 // playwright-core or chromium is missing (1 under CI=true).
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, checks, collectErrors, launch, loadChromium, overallTimeout } from './browser.mjs';
 
 const NAME = 'chat_browser.mjs';
 const ADDR = process.env.ADDR || '127.0.0.1:3000';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 10000;
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.INTEROP_OUT || join(here, '..', '..', 'target', 'interop');
 
-function missing(what) {
-  const ci = process.env.CI === 'true';
-  console.log(`${ci ? 'FAIL' : 'skip'} ${NAME}: ${what}; run scripts/install-peers.sh`);
-  process.exit(ci ? 1 : 77);
-}
-
-let chromium;
-try {
-  ({ chromium } = createRequire(join(here, 'node', 'package.json'))('playwright-core'));
-} catch (e) {
-  missing(`node package playwright-core missing (${e.code || e.message})`);
-}
-if (!existsSync(CHROMIUM)) missing(`${CHROMIUM} not found (Debian package chromium)`);
-
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${NAME}:${name}`);
-    return true;
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${NAME}:${name}: ${e.message.split('\n')[0]}`);
-    return false;
-  }
-}
+const chromium = loadChromium(NAME);
+const { check, failed } = checks(NAME);
 
 async function openRoom(context, room) {
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && page.errors.push(m.text()));
+  const page = collectErrors(await context.newPage(), { console: true });
   const res = await page.goto(`http://${ADDR}/?room=${room}`, { timeout: TIMEOUT });
   if (!res || res.status() !== 200) throw new Error(`GET /?room=${room}: HTTP ${res && res.status()}`);
   try {
@@ -77,20 +49,8 @@ async function waitForText(page, text, who) {
 }
 
 console.log(`# ${NAME}: ${CHROMIUM} against http://${ADDR}/`);
-const killer = setTimeout(() => { console.log(`FAIL ${NAME}: overall timeout (90s)`); process.exit(1); }, 90000);
-let browser;
-try {
-  browser = await chromium.launch({
-  executablePath: CHROMIUM,
-    timeout: 30000,
-    // A fresh, temporary user-data-dir is created by playwright for each launch.
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-} catch (e) {
-  console.log(`FAIL ${NAME}:launch: ${CHROMIUM} did not start: ${e.message.split('\n')[0]}`);
-  process.exit(1);
-}
+const killer = overallTimeout(NAME, 90000, '90s');
+const browser = await launch(NAME, chromium);
 try {
   const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
   let a, b, c;
@@ -123,4 +83,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

@@ -9,50 +9,23 @@
 // Screenshots: $INTEROP_OUT/chat_live.png and stats.png (default target/interop/).
 // Prints `ok <check>` or `FAIL <check>: reason`; exits 1 if any failed, 77 if
 // playwright-core or chromium is missing (1 under CI=true).
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, checks, collectErrors, launch, loadChromium, overallTimeout } from './browser.mjs';
 
 const NAME = 'chat_live.mjs';
 const ADDR = process.env.ADDR || '127.0.0.1:3000';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 10000;
 const here = dirname(fileURLToPath(import.meta.url));
 const outDir = process.env.INTEROP_OUT || join(here, '..', '..', 'target', 'interop');
 
-function missing(what) {
-  const ci = process.env.CI === 'true';
-  console.log(`${ci ? 'FAIL' : 'skip'} ${NAME}: ${what}; run scripts/install-peers.sh`);
-  process.exit(ci ? 1 : 77);
-}
-
-let chromium;
-try {
-  ({ chromium } = createRequire(join(here, 'node', 'package.json'))('playwright-core'));
-} catch (e) {
-  missing(`node package playwright-core missing (${e.code || e.message})`);
-}
-if (!existsSync(CHROMIUM)) missing(`${CHROMIUM} not found (Debian package chromium)`);
-
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${NAME}:${name}`);
-    return true;
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${NAME}:${name}: ${e.message.split('\n')[0]}`);
-    return false;
-  }
-}
+const chromium = loadChromium(NAME);
+const { check, failed } = checks(NAME);
 
 async function openRoom(context, room) {
-  const page = await context.newPage();
-  page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e.message));
+  const page = collectErrors(await context.newPage());
   const res = await page.goto(`http://${ADDR}/?room=${room}`, { timeout: TIMEOUT });
   if (!res || res.status() !== 200) throw new Error(`GET /?room=${room}: HTTP ${res && res.status()}`);
   return page;
@@ -84,19 +57,8 @@ function crossOrigin() {
 }
 
 console.log(`# ${NAME}: ${CHROMIUM} against http://${ADDR}/`);
-const killer = setTimeout(() => { console.log(`FAIL ${NAME}: overall timeout (90s)`); process.exit(1); }, 90000);
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-} catch (e) {
-  console.log(`FAIL ${NAME}:launch: ${CHROMIUM} did not start: ${e.message.split('\n')[0]}`);
-  process.exit(1);
-}
+const killer = overallTimeout(NAME, 90000, '90s');
+const browser = await launch(NAME, chromium);
 try {
   mkdirSync(outDir, { recursive: true });
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
@@ -144,4 +106,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

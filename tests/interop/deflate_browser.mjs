@@ -9,59 +9,18 @@
 // Usage: ADDR=127.0.0.1:3000 node tests/interop/deflate_browser.mjs
 // Prints `ok <check>` or `FAIL <check>: reason`; exits 1 if any failed, 77 if
 // playwright-core or chromium is missing (1 under CI=true).
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, checks, launch, loadChromium, overallTimeout } from './browser.mjs';
 
 const NAME = 'deflate_browser.mjs';
 const ADDR = process.env.ADDR || '127.0.0.1:3000';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 10000;
-const here = dirname(fileURLToPath(import.meta.url));
 
-function missing(what) {
-  const ci = process.env.CI === 'true';
-  console.log(`${ci ? 'FAIL' : 'skip'} ${NAME}: ${what}; run scripts/install-peers.sh`);
-  process.exit(ci ? 1 : 77);
-}
-
-let chromium;
-try {
-  ({ chromium } = createRequire(join(here, 'node', 'package.json'))('playwright-core'));
-} catch (e) {
-  missing(`node package playwright-core missing (${e.code || e.message})`);
-}
-if (!existsSync(CHROMIUM)) missing(`${CHROMIUM} not found (Debian package chromium)`);
-
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    console.log(`ok ${NAME}:${name}`);
-    return true;
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${NAME}:${name}: ${e.message.split('\n')[0]}`);
-    return false;
-  }
-}
+const chromium = loadChromium(NAME);
+const { check, failed } = checks(NAME);
 
 console.log(`# ${NAME}: ${CHROMIUM} against http://${ADDR}/`);
-const killer = setTimeout(() => { console.log(`FAIL ${NAME}: overall timeout (60s)`); process.exit(1); }, 60000);
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 30000,
-    // playwright makes a fresh, temporary user-data-dir for each launch.
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-} catch (e) {
-  console.log(`FAIL ${NAME}:launch: ${CHROMIUM} did not start: ${e.message.split('\n')[0]}`);
-  process.exit(1);
-}
+const killer = overallTimeout(NAME, 60000, '60s');
+const browser = await launch(NAME, chromium);
 try {
   const page = await (await browser.newContext()).newPage();
   const loaded = await check('page', async () => {
@@ -129,4 +88,4 @@ try {
   clearTimeout(killer);
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failed() ? 1 : 0);

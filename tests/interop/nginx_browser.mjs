@@ -4,31 +4,16 @@
 // opens and echoes; with MODE=untrusted the server refuses it (403), so it
 // never opens.
 // Env: NGINX_ADDR, MODE. Exits 77 if playwright-core or chromium is missing (1 under CI=true).
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CHROMIUM, loadChromium } from './browser.mjs';
 
 const NAME = 'nginx_browser.mjs';
 const NGINX = process.env.NGINX_ADDR;
 const MODE = process.env.MODE || 'trusted';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const here = dirname(fileURLToPath(import.meta.url));
 
-function missing(what) {
-  const ci = process.env.CI === 'true';
-  console.log(`${ci ? 'FAIL' : 'skip'} ${NAME}: ${what}; run scripts/install-peers.sh`);
-  process.exit(ci ? 1 : 77);
-}
+const chromium = loadChromium(NAME);
 
-let chromium;
-try {
-  ({ chromium } = createRequire(join(here, 'node', 'package.json'))('playwright-core'));
-} catch (e) {
-  missing(`node package playwright-core missing (${e.code || e.message})`);
-}
-if (!existsSync(CHROMIUM)) missing(`${CHROMIUM} not found (Debian package chromium)`);
-
+// Its own flags (playwright's defaults plus --no-sandbox), not CHROMIUM_ARGS;
+// a launch failure is thrown, as before.
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
 let ok = false;
 try {

@@ -9,49 +9,20 @@
 // Usage: ADDR=127.0.0.1:3000 WS_PING_MS=500 node tests/interop/ws_keepalive_browser.mjs
 // Prints `ok <check>` or `FAIL <check>: reason`; exits 1 if any failed, 77 if
 // playwright-core or chromium is missing (1 under CI=true).
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { launch, loadChromium, overallTimeout } from './browser.mjs';
 
 const NAME = 'ws_keepalive_browser.mjs';
 const ADDR = process.env.ADDR || '127.0.0.1:3000';
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const INTERVAL_MS = Number(process.env.WS_PING_MS);
-const here = dirname(fileURLToPath(import.meta.url));
-
-function missing(what) {
-  const ci = process.env.CI === 'true';
-  console.log(`${ci ? 'FAIL' : 'skip'} ${NAME}: ${what}; run scripts/install-peers.sh`);
-  process.exit(ci ? 1 : 77);
-}
 
 if (!(INTERVAL_MS > 0)) {
   console.log(`FAIL ${NAME}: WS_PING_MS is not set: start echo with it and pass it here`);
   process.exit(1);
 }
-let chromium;
-try {
-  ({ chromium } = createRequire(join(here, 'node', 'package.json'))('playwright-core'));
-} catch (e) {
-  missing(`node package playwright-core missing (${e.code || e.message})`);
-}
-if (!existsSync(CHROMIUM)) missing(`${CHROMIUM} not found (Debian package chromium)`);
+const chromium = loadChromium(NAME);
 
-const killer = setTimeout(() => { console.log(`FAIL ${NAME}: overall timeout (60s)`); process.exit(1); },
-  60000 + 3 * INTERVAL_MS);
-let browser;
-try {
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: 30000,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-} catch (e) {
-  console.log(`FAIL ${NAME}:launch: ${CHROMIUM} did not start: ${e.message.split('\n')[0]}`);
-  process.exit(1);
-}
+const killer = overallTimeout(NAME, 60000 + 3 * INTERVAL_MS, '60s');
+const browser = await launch(NAME, chromium);
 let failed = 0;
 try {
   const page = await (await browser.newContext()).newPage();

@@ -1,3 +1,70 @@
-//! Helpers shared by the integration tests and benchmarks.
+//! Helpers shared by the integration tests (`mod support;`); the benchmarks
+//! include `h2.rs` and `ws.rs` by path.
+//!
+//! - `h2`: a hand-written HTTP/2 client that can take over a connection
+//!   after `101 Switching Protocols`.
+//! - `ws`: the WebSocket echo handlers.
+//! - here: small layers and requests for in-process upgrade tests.
+
+// Every test binary compiles this whole module but uses only part of it.
+#![allow(dead_code)]
 
 pub mod h2;
+pub mod ws;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use tower::{service_fn, Layer};
+use tower_upgrade::{UpgradeLayer, Upgraded};
+
+/// A handler that accepts the connection and returns at once.
+pub async fn done(_: Upgraded) -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+/// An HTTP/1.1 upgrade request for the protocol `token`, without a body.
+pub fn upgrade_request(token: &str) -> Request<String> {
+    Request::get("/")
+        .header("host", "x")
+        .header("connection", "upgrade")
+        .header("upgrade", token)
+        .body(String::new())
+        .unwrap()
+}
+
+/// An inner service that answers every request with an empty 200.
+pub fn empty_inner<B>() -> impl tower::Service<
+    Request<B>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(|_: Request<B>| async { Ok::<_, Infallible>(Response::new(Full::default())) })
+}
+
+/// The layer's own response to `req`, before hyper sees it: what hyper
+/// would strip with a warning is still there to be seen.
+pub async fn respond_to(
+    layer: &UpgradeLayer,
+    req: Request<String>,
+) -> Response<tower_upgrade::ResponseBody<Full<Bytes>>> {
+    use tower::ServiceExt;
+    layer
+        .layer(empty_inner::<String>())
+        .oneshot(req)
+        .await
+        .unwrap()
+}
+
+/// The whole body of `response`, as UTF-8.
+pub async fn body_text<B: http_body::Body>(response: Response<B>) -> String
+where
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
