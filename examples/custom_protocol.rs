@@ -23,9 +23,8 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, StatusCode};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tower::service_fn;
-use tower_upgrade::{
-    Accepted, CustomRejection, Offer, Protocol, Rejection, UpgradeLayer, Upgraded,
-};
+use tower_upgrade::rejection::{ProtocolRejection, Rejection};
+use tower_upgrade::{Accepted, Offer, Protocol, UpgradeLayer, Upgraded};
 
 /// Longest line counted by `linecount/1`; a longer one ends the connection.
 const MAX_LINE: usize = 64 * 1024;
@@ -50,7 +49,7 @@ impl Protocol for MaxLineHandshake {
         }
         .filter(|n| (1..=MAX_LINE).contains(n))
         .ok_or_else(|| {
-            CustomRejection::new(
+            ProtocolRejection::new(
                 StatusCode::BAD_REQUEST,
                 "Linecount-Max-Line must be sent once, a number from 1 to 65536",
             )

@@ -32,7 +32,8 @@ use axum::routing::{get, post};
 use axum::Extension;
 use axum::Router;
 use tower_upgrade::h2c::H2c;
-use tower_upgrade::{PeerAddr, UpgradeLayer};
+use tower_upgrade::peer::PeerAddr;
+use tower_upgrade::UpgradeLayer;
 
 /// The body of `GET /`, byte for byte the same over every protocol.
 const HELLO: &str = "hello from tower-upgrade\n";

@@ -10,9 +10,8 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{service_fn, Layer};
-use tower_upgrade::{
-    testing, Accepted, CustomRejection, Offer, Protocol, Rejection, UpgradeLayer, Upgraded,
-};
+use tower_upgrade::rejection::{ProtocolRejection, Rejection};
+use tower_upgrade::{testing, Accepted, Offer, Protocol, UpgradeLayer, Upgraded};
 
 /// Who the token named: what `accept` hands to the handler.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,7 +35,7 @@ impl Protocol for TokenAuth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer user-"))
             .ok_or_else(|| {
-                CustomRejection::new(StatusCode::UNAUTHORIZED, "a bearer token is required")
+                ProtocolRejection::new(StatusCode::UNAUTHORIZED, "a bearer token is required")
                     .header(
                         http::header::WWW_AUTHENTICATE,
                         HeaderValue::from_static("Bearer realm=\"upgrade\""),
@@ -72,7 +71,7 @@ async fn greet(mut conn: Upgraded) -> std::io::Result<()> {
 
 fn app() -> impl tower::Service<
     Request<testing::TestBody>,
-    Response = Response<tower_upgrade::ResponseBody<String>>,
+    Response = Response<tower_upgrade::response::ResponseBody<String>>,
     Error = Infallible,
     Future = impl Send,
 > + Clone {

@@ -7,9 +7,10 @@ use std::net::{IpAddr, SocketAddr};
 use http::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 use tower::{service_fn, Layer};
+use tower_upgrade::peer::{ClientInfo, TrustedProxies};
 use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::websocket::WebSocketConfig;
-use tower_upgrade::{ClientInfo, TrustedProxies, UpgradeLayer, Upgraded};
+use tower_upgrade::{UpgradeLayer, Upgraded};
 
 const NGINX: &str = "127.0.0.1:41000";
 const BROWSER: &str = "203.0.113.9:52000";
@@ -146,9 +147,11 @@ async fn serve_gives_the_peer_address() {
             async { Ok::<_, Infallible>(()) }
         }),
     );
-    let app = layer.layer(service_fn(|_: Request<tower_upgrade::RequestBody>| async {
-        Ok::<_, Infallible>(Response::new(String::new()))
-    }));
+    let app = layer.layer(service_fn(
+        |_: Request<tower_upgrade::serve::RequestBody>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        },
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let server = tower_upgrade::serve(listener, app);
     let local = server.local_addr().unwrap();

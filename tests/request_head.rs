@@ -25,7 +25,7 @@ fn app(
 ) -> (
     impl tower::Service<
             Request<testing::TestBody>,
-            Response = Response<tower_upgrade::ResponseBody<String>>,
+            Response = Response<tower_upgrade::response::ResponseBody<String>>,
             Error = Infallible,
             Future = impl Send,
         > + Clone,

@@ -189,7 +189,7 @@ async fn serve_resolves_when_the_listener_fails() {
     socket.bind(&addr.into()).unwrap();
     socket.set_nonblocking(true).unwrap();
     let listener = tokio::net::TcpListener::from_std(socket.into()).unwrap();
-    let served = tower_upgrade::serve(listener, empty_inner::<tower_upgrade::RequestBody>());
+    let served = tower_upgrade::serve(listener, empty_inner::<tower_upgrade::serve::RequestBody>());
     // Paused time: an accept loop that backs off and retries forever runs
     // out these 60 virtual seconds at once.
     let result = tokio::time::timeout(Duration::from_secs(60), served.into_future()).await;
@@ -214,7 +214,7 @@ async fn graceful_shutdown_waits_for_every_layer_under_one_deadline() {
     let a = UpgradeLayer::new().protocol("a/1", service_fn(stubborn));
     let b = UpgradeLayer::new().protocol("b/1", service_fn(stubborn));
     let (a_live, b_live) = (a.connections(), b.connections());
-    let app = b.layer(a.layer(empty_inner::<tower_upgrade::RequestBody>()));
+    let app = b.layer(a.layer(empty_inner::<tower_upgrade::serve::RequestBody>()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -21,7 +21,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tower::service_fn;
 use tower_upgrade::h2c::H2c;
-use tower_upgrade::{PeerAddr, Serve, UpgradeLayer, Upgraded};
+use tower_upgrade::peer::PeerAddr;
+use tower_upgrade::serve::{Http2Settings, Serve};
+use tower_upgrade::{UpgradeLayer, Upgraded};
 
 use support::h2::Client;
 
@@ -133,7 +135,7 @@ async fn a_complete_head_is_served_and_later_heads_have_their_own_deadline() {
 
 #[tokio::test]
 async fn an_http2_connection_without_streams_is_sent_goaway() {
-    let addr = start(|s| s.http2_idle_timeout(SHORT)).await;
+    let addr = start(|s| s.http2(Http2Settings::new().idle_timeout(SHORT))).await;
     let tcp = TcpStream::connect(addr).await.unwrap();
     let mut client = Client::prior_knowledge(tcp, &[]).await;
     let id = client.request("GET", "/", &[], b"").await;
@@ -159,7 +161,7 @@ async fn the_http2_idle_timeout_waits_for_open_streams() {
     );
     tokio::spawn(
         tower_upgrade::serve(listener, app)
-            .http2_idle_timeout(SHORT)
+            .http2(Http2Settings::new().idle_timeout(SHORT))
             .into_future(),
     );
     let tcp = TcpStream::connect(addr).await.unwrap();

@@ -20,9 +20,10 @@ use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 use tower::{service_fn, Layer, ServiceBuilder, ServiceExt};
+use tower_upgrade::rejection::Rejection;
 use tower_upgrade::testing::{self, TestBody};
-use tower_upgrade::websocket::WebSocketConfig;
-use tower_upgrade::{Rejection, UpgradeLayer, Upgraded};
+use tower_upgrade::websocket::{WebSocketConfig, WebSocketRejection};
+use tower_upgrade::{UpgradeLayer, Upgraded};
 
 mod support;
 use support::ws::ws_echo;
@@ -70,7 +71,7 @@ fn ws_request() -> http::request::Builder {
 
 fn ws_app(
     settings: WebSocketConfig,
-) -> tower_upgrade::Upgrade<Inner, tower_upgrade::PlainTextRejection> {
+) -> tower_upgrade::Upgrade<Inner, tower_upgrade::rejection::PlainTextRejection> {
     UpgradeLayer::new()
         .websocket(settings, service_fn(ws_echo))
         .layer(inner())
@@ -239,10 +240,12 @@ async fn the_typed_rejection_is_in_the_response_extensions() {
         .unwrap();
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(matches!(
-        response.extensions().get::<Rejection>(),
-        Some(Rejection::ForbiddenOrigin(_))
-    ));
+    let rejection = response.extensions().get::<Rejection>().unwrap();
+    assert!(matches!(rejection, Rejection::Protocol(_)));
+    assert_eq!(
+        rejection.downcast_ref::<WebSocketRejection>(),
+        Some(&WebSocketRejection::ForbiddenOrigin)
+    );
 }
 
 #[tokio::test]
@@ -328,7 +331,7 @@ async fn require_upgrade_answers_426_listing_protocols() {
     assert_eq!(response.headers()["connection"], "upgrade");
 }
 
-fn raw_app() -> tower_upgrade::Upgrade<Inner, tower_upgrade::PlainTextRejection> {
+fn raw_app() -> tower_upgrade::Upgrade<Inner, tower_upgrade::rejection::PlainTextRejection> {
     UpgradeLayer::new()
         .protocol("linecount/1", service_fn(raw_echo))
         .protocol("any", service_fn(raw_echo))
@@ -727,7 +730,7 @@ async fn an_error_chain_says_a_rejection_once() {
     let response = respond_to(&layer, upgrade_request("p/1")).await;
     let rejection = response
         .extensions()
-        .get::<tower_upgrade::Rejection>()
+        .get::<tower_upgrade::rejection::Rejection>()
         .expect("the rejection rides in the extensions")
         .clone();
     let error: tower::BoxError = rejection.into();

@@ -12,7 +12,8 @@
 //! Unset variables leave the layer's defaults (per-client limits off, nobody
 //! trusted). A value that does not parse stops the example with a message.
 
-use tower_upgrade::{TrustedProxies, UpgradeLayer};
+use tower_upgrade::peer::TrustedProxies;
+use tower_upgrade::UpgradeLayer;
 
 fn number(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use tower_upgrade::Serve;
+use tower_upgrade::serve::{Http2Settings, Serve};
 
 fn seconds(name: &str) -> Option<Duration> {
     let value = std::env::var(name).ok()?;
@@ -25,7 +25,7 @@ pub fn from_env<S>(mut serve: Serve<S>) -> Serve<S> {
         serve = serve.header_read_timeout(timeout);
     }
     if let Some(timeout) = seconds("HTTP2_IDLE_TIMEOUT") {
-        serve = serve.http2_idle_timeout(timeout);
+        serve = serve.http2(Http2Settings::new().idle_timeout(timeout));
     }
     serve
 }

@@ -50,7 +50,7 @@ pub fn empty_inner<B>() -> impl tower::Service<
 pub async fn respond_to(
     layer: &UpgradeLayer,
     req: Request<String>,
-) -> Response<tower_upgrade::ResponseBody<Full<Bytes>>> {
+) -> Response<tower_upgrade::response::ResponseBody<Full<Bytes>>> {
     use tower::ServiceExt;
     layer
         .layer(empty_inner::<String>())
