@@ -41,6 +41,10 @@ impl CloseCode {
     pub const RESTART: Self = Self(1012);
     /// 1013: try again later (IANA registry).
     pub const AGAIN: Self = Self(1013);
+    /// 1006: the connection ended without a Close frame (RFC 6455 §7.1.5).
+    /// Reported by [`Error::AbnormalClosure`](super::Error::AbnormalClosure),
+    /// never sent.
+    pub const ABNORMAL: Self = Self(1006);
 
     /// Whether the code may appear in a Close frame (RFC 6455 §7.4.1,
     /// §7.4.2 and the IANA registry): 1000-1003, 1007-1014, 3000-4999.

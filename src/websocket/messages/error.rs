@@ -40,12 +40,23 @@ pub enum Error {
     WriteTimeout,
     /// The connection is closed: nothing more can be sent.
     Closed,
+    /// The connection ended without a Close frame from the peer (RFC 6455
+    /// §7.1.5: "The WebSocket Connection is Closed" with code 1006): the
+    /// TCP connection dropped, or the peer went away. Returned once by
+    /// [`recv`](super::WebSocket::recv), then `None`.
+    AbnormalClosure,
+    /// The handler tried to send a Close whose code may not be sent (RFC
+    /// 6455 §7.4: 1005, 1006 and 1015 are reserved for reporting, and only
+    /// 1000-1003, 1007-1014 and 3000-4999 are defined); nothing was sent.
+    InvalidCloseCode(u16),
     /// The connection failed.
     Io(io::Error),
 }
 
 impl Error {
-    /// The close code the server sent for this error, if it sent one.
+    /// The close code the server sent for this error, if it sent one; for
+    /// [`AbnormalClosure`](Self::AbnormalClosure), 1006, the code that
+    /// reports it (never sent).
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Self::Protocol(_) => Some(CloseCode::PROTOCOL),
@@ -53,7 +64,8 @@ impl Error {
             Self::TooBig { .. } => Some(CloseCode::SIZE),
             Self::IdleTimeout => Some(CloseCode::NORMAL),
             Self::PongTimeout => Some(CloseCode::POLICY),
-            Self::WriteTimeout | Self::Closed | Self::Io(_) => None,
+            Self::AbnormalClosure => Some(CloseCode::ABNORMAL),
+            Self::WriteTimeout | Self::Closed | Self::InvalidCloseCode(_) | Self::Io(_) => None,
         }
     }
 
@@ -76,6 +88,10 @@ impl fmt::Display for Error {
             Self::IdleTimeout => f.write_str("websocket idle timeout"),
             Self::WriteTimeout => f.write_str("websocket peer stopped reading (write timeout)"),
             Self::Closed => f.write_str("websocket connection closed"),
+            Self::AbnormalClosure => {
+                f.write_str("websocket connection ended without a close frame (1006)")
+            }
+            Self::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             Self::Io(e) => write!(f, "websocket connection failed: {e}"),
         }
     }
