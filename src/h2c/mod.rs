@@ -102,7 +102,7 @@ use settings::ClientSettings;
 /// The h2c upgrade, with the service that answers the HTTP/2 requests after
 /// it (usually the same routes the layer sits in front of).
 ///
-/// The service gets `Request<`[`RequestBody`]`>`; any
+/// The service gets `Request<`[`RequestBody`](crate::serve::RequestBody)`>`; any
 /// `tower::Service<Request<B>>` generic over the body, such as an axum
 /// `Router`, takes it. The upgrade request arrives as an HTTP/2 request on
 /// stream 1 with its method, path, headers (less the HTTP/1.1

@@ -3,7 +3,7 @@
 use tokio_util::sync::CancellationToken;
 
 /// Resolves when the server asks upgraded connections to wind down
-/// ([`Connections::shutdown`]). Handlers select on it to close cleanly
+/// ([`Connections::shutdown`](crate::Connections::shutdown)). Handlers select on it to close cleanly
 /// (a WebSocket sends close code 1001, "going away").
 ///
 /// ```

@@ -153,7 +153,7 @@ impl<S> Serve<S> {
     /// The deadline for a connection's first request head, counted from the
     /// accept: its first bytes, a PROXY protocol header, and the whole
     /// HTTP/1 head or HTTP/2 preface must all arrive within it (30 s by
-    /// default, [`DEFAULT_HEADER_READ_TIMEOUT`]). Each later HTTP/1 head
+    /// default, [`DEFAULT_HEADER_READ_TIMEOUT`](super::DEFAULT_HEADER_READ_TIMEOUT)). Each later HTTP/1 head
     /// has the same time from when the server starts waiting for it, so an
     /// idle HTTP/1 keep-alive connection is closed after it too. Past it,
     /// the connection is closed (counted as `header` or `preface` in
