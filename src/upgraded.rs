@@ -1,7 +1,9 @@
 //! What the user's handler receives: the connection after the switch.
 
+use std::any::Any;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::request::Parts;
@@ -56,6 +58,25 @@ pub struct Upgraded {
     shutdown: ShutdownSignal,
     dropped_headers: usize,
     idle: Option<IdleTimer>,
+    /// What the server that carries the connection needs kept for as long
+    /// as it lives (an HTTP/2 stream's place among the open streams, which
+    /// keeps `serve`'s idle timer away), apart from the request parts,
+    /// which a handler may drop.
+    _held: Option<HeldByConnection>,
+}
+
+/// A value a server puts in the request's extensions to be held by the
+/// upgraded connection for its whole life, whatever the handler does with
+/// the request parts: `serve` puts the HTTP/2 stream's guard here, so a
+/// WebSocket over HTTP/2 (RFC 8441) counts as an open stream until it ends.
+#[derive(Clone)]
+pub(crate) struct HeldByConnection(#[allow(dead_code)] Arc<dyn Any + Send + Sync>);
+
+impl HeldByConnection {
+    #[cfg_attr(not(any(feature = "h2c", feature = "serve")), allow(dead_code))]
+    pub(crate) fn new(value: impl Any + Send + Sync) -> Self {
+        Self(Arc::new(value))
+    }
 }
 
 impl Upgraded {
@@ -67,6 +88,8 @@ impl Upgraded {
         body: Bytes,
         shutdown: ShutdownSignal,
     ) -> Self {
+        let mut parts = parts;
+        let held = parts.extensions.remove::<HeldByConnection>();
         Self {
             io: TokioIo::new(io),
             parts,
@@ -76,6 +99,7 @@ impl Upgraded {
             shutdown,
             dropped_headers,
             idle: None,
+            _held: held,
         }
     }
 

@@ -19,6 +19,8 @@ use std::time::Duration;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+
+use crate::upgraded::HeldByConnection;
 use tokio::sync::Notify;
 
 /// The count of open streams of one connection.
@@ -112,7 +114,10 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let guard = self.streams.open();
-        req.extensions_mut().insert(guard.clone());
+        // Held by the upgraded connection, if the request switches
+        // protocols (RFC 8441), for as long as it lives.
+        req.extensions_mut()
+            .insert(HeldByConnection::new(guard.clone()));
         TrackFuture {
             inner: self.inner.call(req),
             guard: Some(guard),

@@ -1,13 +1,15 @@
 //! The state machine of one connection: it reads frames, answers Pings and
 //! Closes, writes the outgoing queue and keeps time.
 //!
-//! It has no task of its own: whoever polls it (the handler's `recv`,
-//! `send` or `flush`) makes it progress, and a read also writes what the
-//! [`Sender`](super::Sender) handles queued. A connection therefore costs
-//! its buffers while a message passes and almost nothing while idle: the read
-//! buffer is given back whenever a read finds nothing, and large write and
-//! reassembly buffers once their message is done.
+//! It has no task of its own: whichever handle is polled makes it progress
+//! (see `driver.rs`). A poll from a sending handle also reads what has
+//! arrived, so that Pongs and Closes are seen, and keeps the data messages
+//! for the receiving handle in a small inbox. A connection costs its buffers
+//! while a message passes and almost nothing while idle: the read buffer is
+//! given back whenever a read finds nothing, and large write and reassembly
+//! buffers once their message is done.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -56,6 +58,12 @@ struct Partial {
     checked: usize,
 }
 
+/// How many messages a sending handle's poll reads ahead for the receiving
+/// handle before it stops reading (one data message at most; the rest are
+/// Pings, Pongs and a Close): a peer that floods a socket whose receiver is
+/// not polled meets TCP backpressure, not a growing inbox.
+const INBOX_MAX: usize = 32;
+
 /// What a read produced.
 enum Read {
     Message(Message),
@@ -69,6 +77,12 @@ pub(crate) struct Conn<S> {
     io: S,
     limits: FrameLimits,
     pub(crate) shared: Arc<Shared>,
+    /// Messages read by a sending handle's poll, for the receiving handle.
+    inbox: VecDeque<Message>,
+    /// The sequence number of the last message encoded into `out`/`big`.
+    encoded: u64,
+    /// The sequence number of the last message written and flushed.
+    written: u64,
     rbuf: BytesMut,
     partial: Option<Partial>,
     /// Encoded bytes waiting to be written: headers and small payloads.
@@ -112,7 +126,7 @@ impl<S> std::fmt::Debug for Conn<S> {
 
 impl<S> Drop for Conn<S> {
     fn drop(&mut self) {
-        self.shared.close();
+        self.shared.close(true);
     }
 }
 
@@ -123,6 +137,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             io,
             limits,
             shared: Shared::new(limits.max_write_buffer_size.max(1)),
+            inbox: VecDeque::new(),
+            encoded: 0,
+            written: 0,
             rbuf: BytesMut::new(),
             partial: None,
             out: BytesMut::new(),
@@ -186,10 +203,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// [`poll_next`](Self::poll_next) without the timers.
     fn poll_next_now(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
+            if let Some(message) = self.inbox.pop_front() {
+                return Poll::Ready(Some(Ok(message)));
+            }
             if self.done {
                 return Poll::Ready(self.error.take().map(Err));
             }
-            match self.poll_write(cx) {
+            match self.poll_write(cx, u64::MAX) {
                 Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(self.end(e.into())))),
                 Poll::Ready(Ok(())) => {
                     // §7.1.7: the Close naming the failure is written;
@@ -200,8 +220,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         }
                     }
                     // §7.1.1: the server closes TCP once both Closes passed.
+                    // A TLS stream sends close_notify here, and may have to
+                    // wait for room (the close timer bounds the wait).
                     if self.close_sent && self.close_received {
-                        let _ = Pin::new(&mut self.io).poll_shutdown(cx);
+                        if Pin::new(&mut self.io).poll_shutdown(cx).is_pending() {
+                            return Poll::Pending;
+                        }
                         self.done = true;
                         continue;
                     }
@@ -220,21 +244,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             match self.poll_read(cx) {
                 Poll::Ready(Ok(Read::Message(message))) => return Poll::Ready(Some(Ok(message))),
                 Poll::Ready(Ok(Read::Nothing)) => {}
-                Poll::Ready(Ok(Read::End)) => {
-                    self.done = true;
-                    self.shared.close();
-                }
+                Poll::Ready(Ok(Read::End)) => self.on_end(),
                 Poll::Ready(Err(error)) => self.fail(error),
                 Poll::Pending => {
                     // Shutdown: what had arrived was handed over (and its
                     // answers queued); now say goodbye.
                     if self.going_away && !self.close_sent && self.close_now.is_none() {
                         self.going_away = false;
-                        self.shared
-                            .push_unbounded(Message::Close(Some(CloseFrame::new(
-                                CloseCode::AWAY,
-                                "server shutting down",
-                            ))));
+                        self.shared.push_close(Message::Close(Some(CloseFrame::new(
+                            CloseCode::AWAY,
+                            "server shutting down",
+                        ))));
                         continue;
                     }
                     return Poll::Pending;
@@ -243,13 +263,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// Queues `slot`'s message and writes until the queue is empty.
+    /// The socket's own `send`: queues `slot`'s message (or encodes it at
+    /// once when nothing waits before it) and writes until it is on the
+    /// wire; `seq` keeps its number between polls.
     pub(crate) fn poll_send(
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
+        seq: &mut u64,
     ) -> Poll<Result<(), Error>> {
-        self.with_timers(cx, |conn, cx| conn.poll_send_now(cx, slot))
+        self.with_timers(cx, |conn, cx| conn.poll_send_now(cx, slot, seq))
     }
 
     /// Runs `poll`, with the timers looked at every [`CHECK_EVERY`] calls
@@ -283,56 +306,108 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         &mut self,
         cx: &mut Context<'_>,
         slot: &mut Option<Message>,
+        seq: &mut u64,
     ) -> Poll<Result<(), Error>> {
-        loop {
-            if slot.is_some() && (self.done || self.close_sent || self.error.is_some()) {
+        while let Some(message) = slot.take() {
+            if self.done || self.close_sent || self.error.is_some() {
                 return Poll::Ready(Err(Error::Closed));
             }
-            if let Some(message) = slot.take() {
-                // Straight to the write buffer when nothing waits before it:
-                // no queue round trip, and no wake-up of this very task.
-                let direct = self.big.is_empty() && self.out.len() < BATCH;
-                match self.shared.push_own(message, cx.waker(), direct) {
-                    Ok(Some(message)) => self.encode(message),
-                    Ok(None) => {}
-                    Err(e) if e.is_closed() => return Poll::Ready(Err(Error::Closed)),
-                    Err(e) => {
-                        *slot = Some(e.into_message());
-                        // Full: writing makes room.
-                        match self.poll_write(cx) {
-                            Poll::Ready(Ok(())) => continue,
-                            Poll::Ready(Err(e)) => return Poll::Ready(Err(self.end(e.into()))),
-                            Poll::Pending => return Poll::Pending,
-                        }
+            // Straight to the write buffer when nothing waits before it:
+            // no queue round trip.
+            let direct = self.big.is_empty() && self.out.len() < BATCH;
+            match self.shared.push_own(message, cx.waker(), direct) {
+                Ok((n, Some(message))) => {
+                    *seq = n;
+                    self.encoded = n;
+                    self.encode(message);
+                }
+                Ok((n, None)) => *seq = n,
+                Err(e) if e.is_closed() => return Poll::Ready(Err(Error::Closed)),
+                Err(e) => {
+                    *slot = Some(e.into_message());
+                    // Full: writing makes room.
+                    match self.poll_write(cx, u64::MAX) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(self.end(e.into()))),
+                        Poll::Pending => return self.poll_read_ahead(cx),
                     }
                 }
             }
-            return self.poll_flush_now(cx);
+        }
+        self.poll_written_now(cx, *seq)
+    }
+
+    /// Drives the connection until the message numbered `seq` is written
+    /// and flushed (`u64::MAX`: until everything queued is): what a
+    /// [`Sender`](super::Sender) waits for.
+    pub(crate) fn poll_written(
+        &mut self,
+        cx: &mut Context<'_>,
+        seq: u64,
+    ) -> Poll<Result<(), Error>> {
+        self.with_timers(cx, |conn, cx| conn.poll_written_now(cx, seq))
+    }
+
+    fn poll_written_now(&mut self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
+        if self.written >= seq {
+            return Poll::Ready(Ok(()));
+        }
+        if self.done {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        match self.poll_write(cx, seq) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(self.end(e.into()))),
+            Poll::Ready(Ok(())) if self.written >= seq || seq == u64::MAX => Poll::Ready(Ok(())),
+            // Everything queued is written, and not this message: it was
+            // dropped when the connection failed.
+            Poll::Ready(Ok(())) => Poll::Ready(Err(Error::Closed)),
+            Poll::Pending => self.poll_read_ahead(cx),
         }
     }
 
-    /// Writes until everything queued is on the wire.
-    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.with_timers(cx, Self::poll_flush_now)
-    }
-
-    fn poll_flush_now(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match ready!(self.poll_write(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => Poll::Ready(Err(self.end(e.into()))),
+    /// While a sending handle waits, reads what has arrived into the inbox
+    /// (answering Pings, taking Pongs and Closes), so a connection whose
+    /// receiving handle is not polled keeps its keepalive. Always
+    /// `Pending`: the caller waits for its write.
+    fn poll_read_ahead<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        while !self.done && !self.close_received && self.inbox_has_room() {
+            match self.poll_read(cx) {
+                Poll::Ready(Ok(Read::Message(message))) => self.inbox.push_back(message),
+                Poll::Ready(Ok(Read::Nothing)) => {}
+                Poll::Ready(Ok(Read::End)) => {
+                    self.on_end();
+                    return Poll::Ready(Err(Error::Closed));
+                }
+                Poll::Ready(Err(error)) => {
+                    // The receiving handle learns why; this one stops.
+                    self.fail(error);
+                    return Poll::Ready(Err(Error::Closed));
+                }
+                Poll::Pending => break,
+            }
         }
+        Poll::Pending
     }
 
-    /// Whether there is room in the send buffer; writes while there is not.
+    fn inbox_has_room(&self) -> bool {
+        self.inbox.len() < INBOX_MAX
+            && !self
+                .inbox
+                .iter()
+                .any(|m| matches!(m, Message::Text(_) | Message::Binary(_)))
+    }
+
+    /// Whether the send buffer takes another message; writes while it
+    /// does not.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
-            if self.done || self.close_sent || self.shared.is_closed() {
+            if self.done || self.close_sent {
                 return Poll::Ready(Err(Error::Closed));
             }
-            if self.shared.has_room() {
-                return Poll::Ready(Ok(()));
+            if let Poll::Ready(ready) = self.shared.poll_room(cx.waker()) {
+                return Poll::Ready(ready);
             }
-            ready!(self.poll_flush(cx))?;
+            ready!(self.poll_written(cx, u64::MAX))?;
         }
     }
 
@@ -343,8 +418,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         frame: &mut Option<Option<CloseFrame>>,
     ) -> Poll<Result<(), Error>> {
         if let Some(frame) = frame.take() {
+            if let Some(code) = frame.as_ref().map(|f| f.code).filter(|c| !c.is_sendable()) {
+                return Poll::Ready(Err(Error::InvalidCloseCode(code.into())));
+            }
             if !self.close_sent && !self.done {
-                self.shared.push_unbounded(Message::Close(frame));
+                self.shared.push_close(Message::Close(frame));
             }
         }
         loop {
@@ -356,11 +434,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// The TCP connection ended. RFC 6455 §7.1.5: without a Close frame,
+    /// the connection closed abnormally (1006), which the handler is told.
+    fn on_end(&mut self) {
+        if !self.close_received && !self.close_sent {
+            self.error = Some(Error::AbnormalClosure);
+        }
+        self.done = true;
+        self.shared.close(true);
+    }
+
     /// Ends the connection at once (no Close can be written) with `error`.
     fn end(&mut self, error: Error) -> Error {
         self.done = true;
         self.error = None;
-        self.shared.close();
+        self.shared.close(true);
         error
     }
 
@@ -370,14 +458,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         match error.close_code() {
             Some(code) if !self.close_sent => {
                 self.close_now = Some(CloseFrame::new(code, Utf8Bytes::from(error.to_string())));
-                self.shared.close();
+                self.shared.close(true);
                 self.error = Some(error);
             }
             // Our Close is already out (or none fits): stop here.
             _ => {
                 self.done = true;
                 self.error = Some(error);
-                self.shared.close();
+                self.shared.close(true);
             }
         }
     }
@@ -415,7 +503,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Expired::Close => {
                     crate::metrics::websocket_timeout("close");
                     self.done = true;
-                    self.shared.close();
+                    self.shared.close(true);
                 }
                 Expired::Pong | Expired::Idle => {}
             }
@@ -508,7 +596,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 // §5.5.1: answer with the same code (an empty Close with an
                 // empty one), after what the handler already queued.
                 let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                self.shared.push_unbounded(Message::Close(reply));
+                self.shared.push_close(Message::Close(reply));
                 Ok(Read::Message(Message::Close(frame)))
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => self.on_data(header, payload),
@@ -584,11 +672,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     // --- writing -----------------------------------------------------------
 
     /// Writes what is pending and queued; `Ready(Ok)` once all of it is
-    /// flushed.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// flushed, or once the message numbered `until` is.
+    fn poll_write(&mut self, cx: &mut Context<'_>, until: u64) -> Poll<io::Result<()>> {
         loop {
-            if self.out.is_empty() && self.big.is_empty() && !self.refill(cx) {
-                break;
+            if self.out.is_empty() && self.big.is_empty() {
+                // What was encoded is written: flushed, it counts as sent.
+                if self.needs_flush {
+                    if Pin::new(&mut self.io).poll_flush(cx)?.is_pending() {
+                        self.timers.write_blocked();
+                        return Poll::Pending;
+                    }
+                    self.needs_flush = false;
+                }
+                self.written = self.encoded;
+                if self.written >= until || !self.refill(cx) {
+                    break;
+                }
             }
             let io = Pin::new(&mut self.io);
             let written = if self.big.is_empty() {
@@ -614,13 +713,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.big.advance(n - from_out);
             self.needs_flush = true;
             self.timers.write_done();
-        }
-        if self.needs_flush {
-            if Pin::new(&mut self.io).poll_flush(cx)?.is_pending() {
-                self.timers.write_blocked();
-                return Poll::Pending;
-            }
-            self.needs_flush = false;
         }
         self.timers.write_done();
         if self.out.capacity() > KEEP_OUT {
@@ -650,9 +742,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.encode_control(OpCode::Ping, &[]);
         }
         while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent {
-            let Some(message) = self.shared.pop(cx.waker()) else {
+            let Some((seq, message)) = self.shared.pop(cx.waker()) else {
                 break;
             };
+            self.encoded = seq;
             self.encode(message);
         }
         !self.out.is_empty() || !self.big.is_empty()
@@ -673,7 +766,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let payload = frame.map(|f| f.encode()).unwrap_or_default();
         self.encode_control(OpCode::Close, &payload);
         self.close_sent = true;
-        self.shared.close();
+        self.shared.close(true);
         self.timers.close_sent();
     }
 

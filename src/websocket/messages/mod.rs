@@ -8,16 +8,19 @@
 //!
 //! # How it makes progress
 //!
-//! A socket has no task of its own. Reading (`recv`, or polling the
-//! [`Receiver`] after [`split`](WebSocket::split)) also writes what the
-//! [`Sender`] handles queued, answers Pings and runs the keepalive timers;
-//! `send` and `flush` write. A handler that only sends through a `Sender`
-//! must still keep a `recv` loop running, as a chat handler does anyway.
+//! A socket has no task of its own. Whichever handle is polled makes the
+//! connection progress: [`recv`](WebSocket::recv) or a [`Receiver`], and
+//! [`send`](WebSocket::send) or a [`Sender`] alike write what is queued,
+//! answer Pings, run the keepalive and write timers and send Close 1001 on
+//! shutdown. After [`split`](WebSocket::split), a task that only sends and
+//! a task that only receives each work alone. A message queued with
+//! [`Sender::try_send`] is written by the next poll of any handle.
 
 mod close;
 #[cfg(feature = "deflate")]
 pub(crate) mod compress;
 mod conn;
+mod driver;
 mod error;
 pub(crate) mod frame;
 pub(crate) mod mask;
@@ -33,6 +36,7 @@ mod tests;
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -43,6 +47,7 @@ pub use close::{CloseCode, CloseFrame};
 #[cfg(feature = "deflate")]
 pub(crate) use compress::Pool as DeflatePool;
 use conn::Conn;
+use driver::Driver;
 pub use error::{Error, TrySendError};
 pub use message::Message;
 pub use sender::Sender;
@@ -57,23 +62,31 @@ use crate::Upgraded;
 /// Its API follows axum's `extract::ws::WebSocket`: [`recv`](Self::recv)
 /// and [`send`](Self::send), [`Stream`] and [`Sink`], and
 /// [`split`](Self::split) into a [`Sender`] and a [`Receiver`].
+///
+/// As a [`Sink`], `poll_ready` says there is room only when the next
+/// message will be taken: after it, `start_send` never drops the message.
+/// `poll_flush` writes until every message sent through the `Sink` is on
+/// the wire; `poll_close` sends Close 1000 and waits for the peer's.
 pub struct WebSocket<S = Upgraded> {
-    conn: Conn<S>,
+    driver: Arc<Driver<S>>,
+    /// The sequence number of the last message the `Sink` took.
+    last: u64,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocket")
-            .field("conn", &self.conn)
+            .field("driver", &self.driver)
             .finish()
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WebSocket<S> {
     /// A server-side socket over `io`, after a handshake done elsewhere.
     pub(crate) fn from_io(io: S, settings: &Settings, shutdown: Option<ShutdownSignal>) -> Self {
         Self {
-            conn: Conn::new(io, settings, shutdown),
+            driver: Driver::new(Conn::new(io, settings, shutdown)),
+            last: 0,
         }
     }
 
@@ -81,20 +94,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// A Ping is answered before it is returned; a Close is answered and is
     /// the last message. After an error (returned once, after the Close that
-    /// names it was sent) the connection is over.
+    /// names it was sent) the connection is over. A connection that ends
+    /// without a Close frame returns [`Error::AbnormalClosure`] once.
+    ///
+    /// Cancel-safe: a `recv` dropped before it completes (in `select!`, or
+    /// under `tokio::time::timeout`) loses no message.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| self.conn.poll_next(cx)).await
+        poll_fn(|cx| self.driver.enter(cx, |conn, cx| conn.poll_next(cx))).await
     }
 
-    /// Sends `message` and writes everything queued before it. Waits while
-    /// the send buffer is full.
+    /// Sends `message` and writes until it is on the wire (with what was
+    /// queued before it). Waits while the send buffer is full.
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] after a Close was sent; IO errors and timeouts.
+    /// [`Error::Closed`] after a Close was sent or received;
+    /// [`Error::InvalidCloseCode`] for a Close whose code may not be sent
+    /// (nothing is sent); IO errors and timeouts.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let mut slot = Some(message.into());
-        poll_fn(|cx| self.conn.poll_send(cx, &mut slot)).await
+        let message = message.into();
+        if let Message::Close(Some(frame)) = &message {
+            if !frame.code.is_sendable() {
+                return Err(Error::InvalidCloseCode(frame.code.into()));
+            }
+        }
+        let (mut slot, mut seq) = (Some(message), 0);
+        poll_fn(|cx| {
+            self.driver
+                .enter(cx, |conn, cx| conn.poll_send(cx, &mut slot, &mut seq))
+        })
+        .await
     }
 
     /// Sends a Close with `frame` (if none was sent), then reads until the
@@ -103,90 +132,109 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// # Errors
     ///
-    /// IO errors and timeouts.
-    pub async fn close(mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+    /// [`Error::InvalidCloseCode`] for a code that may not be sent; IO
+    /// errors and timeouts.
+    pub async fn close(self, frame: Option<CloseFrame>) -> Result<(), Error> {
         let mut frame = Some(frame);
-        poll_fn(|cx| self.conn.poll_close(cx, &mut frame)).await
+        poll_fn(|cx| {
+            self.driver
+                .enter(cx, |conn, cx| conn.poll_close(cx, &mut frame))
+        })
+        .await
     }
 
-    /// A handle that queues messages from other tasks.
+    /// A handle that sends messages from other tasks. It does not keep the
+    /// connection alive: once the socket (or its [`Receiver`]) is dropped,
+    /// it returns [`Error::Closed`].
     pub fn sender(&self) -> Sender {
-        Sender {
-            shared: self.conn.shared.clone(),
-        }
+        let driver: Arc<dyn driver::Drive> = self.driver.clone();
+        Sender::new(self.driver.shared.clone(), Arc::downgrade(&driver))
     }
 
-    /// Splits the socket into a [`Sender`] and the [`Receiver`] that owns the
-    /// connection. Keep polling the receiver: it also writes what the
-    /// senders queue.
+    /// Splits the socket into a [`Sender`] and a [`Receiver`], each of
+    /// which makes the connection progress on its own. The connection lives
+    /// while the `Receiver` does (it need not be polled).
     pub fn split(self) -> (Sender, Receiver<S>) {
-        (self.sender(), Receiver { conn: self.conn })
+        (
+            self.sender(),
+            Receiver {
+                driver: self.driver,
+            },
+        )
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for WebSocket<S> {
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().conn.poll_next(cx)
+        self.driver.enter(cx, |conn, cx| conn.poll_next(cx))
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Sink<Message> for WebSocket<S> {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().conn.poll_ready(cx)
+        self.driver.enter(cx, |conn, cx| conn.poll_ready(cx))
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        self.get_mut().conn.shared.push(message, None).or_else(|e| {
-            if e.is_closed() {
-                Err(Error::Closed)
-            } else {
-                // `poll_ready` saw room; the sender handles took it since.
-                Ok(())
+        if let Message::Close(Some(frame)) = &message {
+            if !frame.code.is_sendable() {
+                return Err(Error::InvalidCloseCode(frame.code.into()));
             }
-        })
+        }
+        let this = self.get_mut();
+        // `poll_ready` saw room: the message is taken, even past the bound.
+        this.last = this
+            .driver
+            .shared
+            .push(message, None, true)
+            .map_err(|_| Error::Closed)?;
+        Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().conn.poll_flush(cx)
+        let last = self.last;
+        self.driver
+            .enter(cx, |conn, cx| conn.poll_written(cx, last))
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut frame = Some(Some(CloseFrame::new(CloseCode::NORMAL, "")));
-        self.get_mut().conn.poll_close(cx, &mut frame)
+        self.driver
+            .enter(cx, |conn, cx| conn.poll_close(cx, &mut frame))
     }
 }
 
-/// The reading half of a [`WebSocket`] after [`split`](WebSocket::split).
-/// It owns the connection: polling it also writes what the [`Sender`]s
-/// queued, answers Pings and runs the timers.
+/// The receiving half of a [`WebSocket`] after [`split`](WebSocket::split).
+/// The connection lives while it does; polling it makes the connection
+/// progress as a [`Sender`] does, and returns the messages.
 pub struct Receiver<S = Upgraded> {
-    conn: Conn<S>,
+    driver: Arc<Driver<S>>,
 }
 
 impl<S> std::fmt::Debug for Receiver<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receiver")
-            .field("conn", &self.conn)
+            .field("driver", &self.driver)
             .finish()
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Receiver<S> {
     /// The next message; `None` once the connection is closed. See
     /// [`WebSocket::recv`].
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| self.conn.poll_next(cx)).await
+        poll_fn(|cx| self.driver.enter(cx, |conn, cx| conn.poll_next(cx))).await
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Receiver<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for Receiver<S> {
     type Item = Result<Message, Error>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().conn.poll_next(cx)
+        self.driver.enter(cx, |conn, cx| conn.poll_next(cx))
     }
 }

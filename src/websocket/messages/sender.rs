@@ -1,18 +1,25 @@
-//! The outgoing queue shared by a socket and its [`Sender`] handles,
-//! bounded in bytes.
+//! The outgoing queue shared by a socket and its [`Sender`] handles, bounded
+//! in bytes and in messages, and the `Sender` itself.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
 use futures_sink::Sink;
 
+use super::driver::Drive;
 use super::error::{Error, TrySendError};
 use super::message::Message;
 
-/// The queue between handles and the socket that writes it.
+/// What one queued message counts against the send buffer besides its
+/// payload: its queue slot and frame header, and what its `Bytes` holds.
+/// So that a flood of empty messages is bounded too (about 1,000 fit in the
+/// default 64 KiB).
+pub(crate) const MESSAGE_OVERHEAD: usize = 64;
+
+/// The queue between handles and the connection that writes it.
 #[derive(Debug)]
 pub(crate) struct Shared {
     queue: Mutex<Queue>,
@@ -20,28 +27,47 @@ pub(crate) struct Shared {
 
 #[derive(Debug)]
 struct Queue {
-    messages: VecDeque<Message>,
-    /// Payload bytes queued.
+    /// Each message with its sequence number.
+    messages: VecDeque<(u64, Message)>,
+    /// What the queued messages count: payload plus [`MESSAGE_OVERHEAD`].
     bytes: usize,
-    /// Most payload bytes queued; one message is always let in.
+    /// Most bytes counted; one message is always let in.
     limit: usize,
-    /// No more messages: the socket sent its Close or is gone.
+    /// The sequence number of the next message queued (or encoded
+    /// straight away by the socket's own `send`).
+    next_seq: u64,
+    /// No more messages: a Close was queued or sent, the peer's Close
+    /// arrived, or the connection is gone.
     closed: bool,
-    /// The socket's task, woken when a message is queued.
-    socket: Option<Waker>,
+    /// The connection, woken when a message is queued.
+    wake: Option<Waker>,
     /// Handles waiting for room.
     waiting: Vec<Waker>,
 }
 
+fn cost(message: &Message) -> usize {
+    message.len().saturating_add(MESSAGE_OVERHEAD)
+}
+
 impl Queue {
-    /// Adds `message` if there is room; otherwise registers `waker` (if
-    /// any) and gives it back.
-    fn enqueue(&mut self, message: Message, waker: Option<&Waker>) -> Result<(), TrySendError> {
+    fn has_room(&self) -> bool {
+        self.bytes == 0 || self.bytes < self.limit
+    }
+
+    /// Adds `message`: always when `force` (a Sink that was told there was
+    /// room, a Close), else only if it fits; otherwise registers `waker`
+    /// (if any) and gives the message back.
+    fn enqueue(
+        &mut self,
+        message: Message,
+        waker: Option<&Waker>,
+        force: bool,
+    ) -> Result<u64, TrySendError> {
         if self.closed {
             return Err(TrySendError::closed(message));
         }
-        let len = message.len();
-        if self.bytes > 0 && self.bytes + len > self.limit {
+        let cost = cost(&message);
+        if !force && self.bytes > 0 && self.bytes.saturating_add(cost) > self.limit {
             if let Some(waker) = waker {
                 if !self.waiting.iter().any(|w| w.will_wake(waker)) {
                     self.waiting.push(waker.clone());
@@ -49,9 +75,16 @@ impl Queue {
             }
             return Err(TrySendError::full(message));
         }
-        self.bytes += len;
-        self.messages.push_back(message);
-        Ok(())
+        // RFC 6455 §5.5.1: nothing is sent after a Close, so nothing is
+        // taken after one either.
+        if matches!(message, Message::Close(_)) {
+            self.closed = true;
+        }
+        self.bytes = self.bytes.saturating_add(cost);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.messages.push_back((seq, message));
+        Ok(seq)
     }
 }
 
@@ -62,8 +95,9 @@ impl Shared {
                 messages: VecDeque::new(),
                 bytes: 0,
                 limit,
+                next_seq: 1,
                 closed: false,
-                socket: None,
+                wake: None,
                 waiting: Vec::new(),
             }),
         })
@@ -75,78 +109,107 @@ impl Shared {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `message`; when the queue is full, registers `waker` (if any)
-    /// and gives the message back.
-    pub(crate) fn push(&self, message: Message, waker: Option<&Waker>) -> Result<(), TrySendError> {
+    /// Queues `message` (see [`Queue::enqueue`]) and wakes the connection;
+    /// its sequence number.
+    pub(crate) fn push(
+        &self,
+        message: Message,
+        waker: Option<&Waker>,
+        force: bool,
+    ) -> Result<u64, TrySendError> {
         let mut queue = self.lock();
-        queue.enqueue(message, waker)?;
-        let socket = queue.socket.take();
+        let seq = queue.enqueue(message, waker, force)?;
+        let wake = queue.wake.take();
         drop(queue);
-        if let Some(socket) = socket {
-            socket.wake();
+        if let Some(wake) = wake {
+            wake.wake();
         }
-        Ok(())
+        Ok(seq)
     }
 
-    /// The socket's own `send`: `Ok(Some(message))` when `take_back` and
-    /// nothing is queued, so the socket encodes it at once (nothing to keep
-    /// in order behind); otherwise queues it as [`push`](Self::push) does,
-    /// without waking the socket, which is the caller and writes next.
+    /// The socket's own `send`: when `take_back` and nothing is queued, a
+    /// sequence number and the message back, for the socket to encode at
+    /// once (nothing to keep in order behind); otherwise queues it as
+    /// [`push`](Self::push) does, without waking the connection, which is
+    /// the caller and writes next.
     pub(crate) fn push_own(
         &self,
         message: Message,
         waker: &Waker,
         take_back: bool,
-    ) -> Result<Option<Message>, TrySendError> {
+    ) -> Result<(u64, Option<Message>), TrySendError> {
         let mut queue = self.lock();
         if take_back && !queue.closed && queue.messages.is_empty() {
-            return Ok(Some(message));
+            if matches!(message, Message::Close(_)) {
+                queue.closed = true;
+            }
+            let seq = queue.next_seq;
+            queue.next_seq += 1;
+            return Ok((seq, Some(message)));
         }
-        queue.enqueue(message, Some(waker)).map(|()| None)
+        queue
+            .enqueue(message, Some(waker), false)
+            .map(|seq| (seq, None))
     }
 
-    /// Queues a message past the limit: a Close the socket sends itself.
-    pub(crate) fn push_unbounded(&self, message: Message) {
-        let mut queue = self.lock();
-        if !queue.closed {
-            queue.bytes += message.len();
-            queue.messages.push_back(message);
-        }
+    /// Queues a Close the connection sends itself (an answer, a shutdown),
+    /// past the limit, unless a Close is already queued.
+    pub(crate) fn push_close(&self, message: Message) {
+        let _ = self.lock().enqueue(message, None, true);
     }
 
-    /// The next message to write, or `None` after registering the socket's
-    /// `waker` for the next push.
-    pub(crate) fn pop(&self, waker: &Waker) -> Option<Message> {
+    /// The next message to write with its sequence number, or `None` after
+    /// registering `waker` for the next push.
+    pub(crate) fn pop(&self, waker: &Waker) -> Option<(u64, Message)> {
         let mut queue = self.lock();
-        let Some(message) = queue.messages.pop_front() else {
+        let Some((seq, message)) = queue.messages.pop_front() else {
             if queue.messages.capacity() > 16 {
                 queue.messages = VecDeque::new();
             }
-            if !queue.socket.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                queue.socket = Some(waker.clone());
+            if !queue.wake.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                queue.wake = Some(waker.clone());
             }
             return None;
         };
-        queue.bytes -= message.len();
+        queue.bytes = queue.bytes.saturating_sub(cost(&message));
         let waiting = std::mem::take(&mut queue.waiting);
         drop(queue);
         waiting.into_iter().for_each(Waker::wake);
-        Some(message)
+        Some((seq, message))
     }
 
-    /// Whether the queue takes another message now.
-    pub(crate) fn has_room(&self) -> bool {
-        let queue = self.lock();
-        queue.bytes < queue.limit
+    /// Whether the queue takes another message now; registers `waker` for
+    /// when it does if not.
+    pub(crate) fn poll_room(&self, waker: &Waker) -> Poll<Result<(), Error>> {
+        let mut queue = self.lock();
+        if queue.closed {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        if queue.has_room() {
+            return Poll::Ready(Ok(()));
+        }
+        if !queue.waiting.iter().any(|w| w.will_wake(waker)) {
+            queue.waiting.push(waker.clone());
+        }
+        Poll::Pending
     }
 
-    /// Refuses further messages, drops the queued ones and wakes every
-    /// waiting handle.
-    pub(crate) fn close(&self) {
+    /// The sequence number of the last message taken.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.lock().next_seq - 1
+    }
+
+    /// Refuses further messages and wakes every waiting handle; with
+    /// `drop_queued`, also drops what is queued (the connection is gone, or
+    /// failed: RFC 6455 §7.1.7 sends nothing after the Close that names
+    /// the failure).
+    pub(crate) fn close(&self, drop_queued: bool) {
         let mut queue = self.lock();
         queue.closed = true;
-        queue.messages = VecDeque::new();
-        queue.bytes = 0;
+        if drop_queued {
+            queue.messages = VecDeque::new();
+            queue.bytes = 0;
+        }
         let waiting = std::mem::take(&mut queue.waiting);
         drop(queue);
         waiting.into_iter().for_each(Waker::wake);
@@ -157,18 +220,30 @@ impl Shared {
     }
 }
 
-/// A cheap, cloneable handle that queues messages on a
-/// [`WebSocket`](super::WebSocket) from any task: chat rooms, fan-out.
+/// A cheap, cloneable handle that sends messages on a
+/// [`WebSocket`](super::WebSocket) from any task: chat rooms, fan-out, a
+/// ticker.
 ///
 /// The queue is bounded by
 /// [`WebSocketConfig::max_write_buffer_size`](crate::websocket::FrameLimits::max_write_buffer_size)
-/// bytes of payload: [`send`](Self::send) waits for room,
-/// [`try_send`](Self::try_send) gives the message back. The socket's reading
-/// side writes the queue: keep calling [`recv`](super::WebSocket::recv) (or
-/// polling the [`Receiver`](super::Receiver)) for messages to leave.
+/// bytes, each message counting its payload and 64 bytes more.
+/// [`send`](Self::send) waits for room, then writes until its message is
+/// on the wire; [`try_send`](Self::try_send) queues without waiting and
+/// gives the message back when there is no room. A `Sender` makes the
+/// connection progress by itself whenever it is polled (writing, answering
+/// Pings, keepalive, the write timeout), whether or not the
+/// [`Receiver`](super::Receiver) is being polled; a message queued with
+/// `try_send` is written by the next poll of any handle (`recv`, `send`,
+/// [`flush`](Self::flush)).
 ///
-/// As a [`Sink`], `poll_flush` completes once the message is queued, not
-/// written.
+/// The connection lives while the [`WebSocket`](super::WebSocket) or its
+/// [`Receiver`](super::Receiver) does: once that is dropped, a `Sender`
+/// returns [`Error::Closed`].
+///
+/// As a [`Sink`], `poll_ready` says there is room only when the next
+/// message will be taken: after it, `start_send` never drops the message
+/// (it may take the queue past its bound by that one message). `poll_flush`
+/// writes until every message sent through this handle is on the wire.
 ///
 /// ```
 /// use tower_upgrade::websocket::{Message, Sender};
@@ -180,41 +255,95 @@ impl Shared {
 ///     }
 /// }
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Sender {
     pub(crate) shared: Arc<Shared>,
+    pub(crate) driver: Weak<dyn Drive>,
+    /// The sequence number of the last message this handle queued.
+    last: u64,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("shared", &self.shared)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sender {
-    /// Queues `message`, waiting while the send buffer is full.
+    pub(crate) fn new(shared: Arc<Shared>, driver: Weak<dyn Drive>) -> Self {
+        Self {
+            shared,
+            driver,
+            last: 0,
+        }
+    }
+
+    /// Queues `message`, waiting while the send buffer is full, then
+    /// writes until it is on the wire (not waiting for messages other
+    /// handles queued after it).
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] once the connection is closing or closed.
+    /// [`Error::Closed`] once the connection is closing or closed (the
+    /// peer's Close arrived, a Close was sent); [`Error::InvalidCloseCode`]
+    /// for a Close whose code may not be sent; IO errors and the write
+    /// timeout.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
         let mut message = Some(message.into());
-        poll_fn(|cx| {
+        if let Some(Message::Close(Some(frame))) = &message {
+            if !frame.code.is_sendable() {
+                return Err(Error::InvalidCloseCode(frame.code.into()));
+            }
+        }
+        let seq = poll_fn(|cx| {
             let next = message.take().expect("polled after completion");
-            match self.shared.push(next, Some(cx.waker())) {
-                Ok(()) => Poll::Ready(Ok(())),
+            match self.shared.push(next, Some(cx.waker()), false) {
+                Ok(seq) => Poll::Ready(Ok(seq)),
                 Err(e) if e.is_closed() => Poll::Ready(Err(Error::Closed)),
                 Err(e) => {
                     message = Some(e.into_message());
-                    Poll::Pending
+                    // Full: writing makes room.
+                    match self.poll_written(cx, u64::MAX) {
+                        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+                        _ => Poll::Pending,
+                    }
                 }
             }
         })
-        .await
+        .await?;
+        poll_fn(|cx| self.poll_written(cx, seq)).await
     }
 
-    /// Queues `message` if there is room.
+    /// Writes until every message queued before this call (through any
+    /// handle) is on the wire.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] when the connection is gone; IO errors and the
+    /// write timeout.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let seq = self.shared.last_seq();
+        poll_fn(|cx| self.poll_written(cx, seq)).await
+    }
+
+    /// Queues `message` if there is room. It is written by the next poll of
+    /// any handle of the connection.
     ///
     /// # Errors
     ///
     /// The message comes back in the error when the buffer is full or the
-    /// connection closed.
+    /// connection closed, or for a Close whose code may not be sent (as a
+    /// closed error: nothing was queued).
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
-        self.shared.push(message.into(), None)
+        let message = message.into();
+        if let Message::Close(Some(frame)) = &message {
+            if !frame.code.is_sendable() {
+                return Err(TrySendError::closed(message));
+            }
+        }
+        self.shared.push(message, None, false).map(drop)
     }
 
     /// Whether the connection no longer takes messages.
@@ -222,18 +351,13 @@ impl Sender {
         self.shared.is_closed()
     }
 
-    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut queue = self.shared.lock();
-        if queue.closed {
-            return Poll::Ready(Err(Error::Closed));
+    /// Drives the connection until the message numbered `seq` is written
+    /// (`u64::MAX`: until the queue has room or nothing is left to write).
+    fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
+        match self.driver.upgrade() {
+            Some(driver) => driver.poll_written(cx, seq),
+            None => Poll::Ready(Err(Error::Closed)),
         }
-        if queue.bytes < queue.limit {
-            return Poll::Ready(Ok(()));
-        }
-        if !queue.waiting.iter().any(|w| w.will_wake(cx.waker())) {
-            queue.waiting.push(cx.waker().clone());
-        }
-        Poll::Pending
     }
 }
 
@@ -241,32 +365,44 @@ impl Sink<Message> for Sender {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.poll_room(cx)
+        loop {
+            if let Poll::Ready(ready) = self.shared.poll_room(cx.waker()) {
+                return Poll::Ready(ready);
+            }
+            // Full: write, which makes room (or fails).
+            match self.poll_written(cx, u64::MAX) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        // `poll_ready` found room; another handle may have taken it since,
-        // so this one message may go past the limit.
-        let mut queue = self.shared.lock();
-        if queue.closed {
-            return Err(Error::Closed);
+        if let Message::Close(Some(frame)) = &message {
+            if !frame.code.is_sendable() {
+                return Err(Error::InvalidCloseCode(frame.code.into()));
+            }
         }
-        queue.bytes += message.len();
-        queue.messages.push_back(message);
-        let socket = queue.socket.take();
-        drop(queue);
-        if let Some(socket) = socket {
-            socket.wake();
-        }
+        // `poll_ready` saw room: the message is taken, even if another
+        // handle filled the queue since.
+        let this = self.get_mut();
+        this.last = this
+            .shared
+            .push(message, None, true)
+            .map_err(|_| Error::Closed)?;
         Ok(())
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.last == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_written(cx, self.last)
     }
 
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Poll::Ready(Ok(()))
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.as_mut().poll_flush(cx)
     }
 }
 
@@ -275,21 +411,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bounded_in_bytes_and_gives_the_message_back() {
-        let shared = Shared::new(10);
-        let sender = Sender {
-            shared: shared.clone(),
-        };
+    fn bounded_in_bytes_and_messages_and_gives_the_message_back() {
+        let shared = Shared::new(10 + 2 * MESSAGE_OVERHEAD);
+        let push = |m| shared.push(m, None, false);
         // One message is always let in, even over the limit.
-        sender.try_send(Message::binary(vec![0; 20])).unwrap();
-        let refused = sender.try_send(Message::text("x")).unwrap_err();
+        push(Message::binary(vec![0; 200])).unwrap();
+        let refused = push(Message::text("x")).unwrap_err();
         assert!(!refused.is_closed());
         assert_eq!(refused.into_message(), Message::text("x"));
         assert!(shared.pop(Waker::noop()).is_some());
-        sender.try_send(Message::text("12345")).unwrap();
-        sender.try_send(Message::text("12345")).unwrap();
-        assert!(sender.try_send(Message::text("1")).is_err());
-        shared.close();
-        assert!(sender.try_send(Message::text("1")).unwrap_err().is_closed());
+        push(Message::text("12345")).unwrap();
+        push(Message::text("12345")).unwrap();
+        assert!(push(Message::text("1")).is_err());
+        // A forced push (a Sink told there was room) is never refused.
+        assert!(shared.push(Message::text("1"), None, true).is_ok());
+        shared.close(true);
+        assert!(push(Message::text("1")).unwrap_err().is_closed());
+    }
+
+    #[test]
+    fn empty_messages_count_too() {
+        let shared = Shared::new(64 * 1024);
+        let taken = (0..1_000_000)
+            .take_while(|_| {
+                shared
+                    .push(Message::binary(Vec::new()), None, false)
+                    .is_ok()
+            })
+            .count();
+        assert_eq!(taken, 64 * 1024 / MESSAGE_OVERHEAD);
+    }
+
+    #[test]
+    fn nothing_is_taken_after_a_close() {
+        let shared = Shared::new(1 << 20);
+        shared.push(Message::text("last"), None, false).unwrap();
+        shared.push(Message::Close(None), None, false).unwrap();
+        let refused = shared.push(Message::text("late"), None, false).unwrap_err();
+        assert!(refused.is_closed());
+        // What was taken before the Close stays, in order.
+        assert_eq!(shared.pop(Waker::noop()).unwrap().1, Message::text("last"));
+        assert_eq!(shared.pop(Waker::noop()).unwrap().1, Message::Close(None));
     }
 }

@@ -1,0 +1,114 @@
+//! One connection shared by its handles: the [`Conn`] under a lock, and the
+//! tasks waiting on it.
+//!
+//! Any handle that is polled (the socket's `recv` or `send`, a
+//! [`Receiver`](super::Receiver), a [`Sender`](super::Sender)) takes the
+//! lock and drives the connection: it writes what is queued, reads what
+//! has arrived (data messages wait for the receiving handle), answers
+//! Pings, runs the keepalive and write timers and sends Close 1001 on
+//! shutdown. So either half of a split socket makes progress alone, as
+//! tokio-tungstenite's and futures' `BiLock`-based halves do, without a
+//! task per connection (which would cost memory while idle and a task hop
+//! per message).
+//!
+//! The connection registers one waker of its own with the IO, the timer
+//! and the queue: [`Waiters`], which wakes every task that polled a handle
+//! since the last wake-up. A task is never lost because another task
+//! polled after it (what `futures::StreamExt::split`, or a reader and a
+//! writer task, would otherwise do to a single waker slot).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::conn::Conn;
+use super::error::Error;
+use super::sender::Shared;
+
+/// What a [`Sender`](super::Sender) asks of its connection, whatever the
+/// IO type.
+pub(crate) trait Drive: Send + Sync {
+    /// Drives the connection until the message numbered `seq` is written
+    /// and flushed (`u64::MAX`: until nothing is left to write).
+    fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>>;
+}
+
+/// The tasks to wake when the connection can make progress.
+#[derive(Debug, Default)]
+pub(crate) struct Waiters(Mutex<Vec<Waker>>);
+
+impl Waiters {
+    fn register(&self, waker: &Waker) {
+        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !list.iter().any(|w| w.will_wake(waker)) {
+            list.push(waker.clone());
+        }
+    }
+}
+
+impl Wake for Waiters {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let list = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        list.into_iter().for_each(Waker::wake);
+    }
+}
+
+pub(crate) struct Driver<S> {
+    /// The send queue, reached without the connection's lock.
+    pub(crate) shared: Arc<Shared>,
+    conn: Mutex<Conn<S>>,
+    waiters: Arc<Waiters>,
+    /// `waiters` as a waker: what the IO, the timer and the queue hold.
+    waker: Waker,
+}
+
+impl<S> std::fmt::Debug for Driver<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Driver<S> {
+    pub(crate) fn new(conn: Conn<S>) -> Arc<Self> {
+        let waiters = Arc::new(Waiters::default());
+        Arc::new(Self {
+            shared: conn.shared.clone(),
+            conn: Mutex::new(conn),
+            waker: Waker::from(waiters.clone()),
+            waiters,
+        })
+    }
+
+    /// Runs `f` on the connection for the task of `cx`, which is woken when
+    /// the connection can make progress again.
+    pub(crate) fn enter<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnOnce(&mut Conn<S>, &mut Context<'_>) -> R,
+    ) -> R {
+        // Registered before polling: a wake-up that comes while the lock is
+        // held finds this task in the list.
+        self.waiters.register(cx.waker());
+        let mut own = Context::from_waker(&self.waker);
+        f(&mut self.lock(), &mut own)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Conn<S>> {
+        // A panic in a poll leaves the connection in a state the next poll
+        // can read: every field is changed by plain assignments.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Drive for Driver<S> {
+    fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
+        self.enter(cx, |conn, cx| conn.poll_written(cx, seq))
+    }
+}
