@@ -112,10 +112,16 @@ impl Protocol for WebSocketConfig {
         }
 
         let mut accepted = Accepted::new().with_extension(self.limits);
+        // What the message layer needs, as one typed value: limits,
+        // timeouts and the agreed compression arrive together or not at all.
         #[cfg(feature = "messages")]
-        {
-            accepted = accepted.with_extension(self.timeouts);
-        }
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut settings = crate::websocket::messages::Settings {
+            limits: self.limits,
+            timeouts: self.timeouts,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        };
         if let Some(accept) = accept {
             accepted.headers.insert(
                 SEC_WEBSOCKET_ACCEPT,
@@ -141,9 +147,14 @@ impl Protocol for WebSocketConfig {
                     HeaderValue::from_str(&agreed.to_string()).expect("tokens and digits"),
                 );
                 accepted.extensions.insert(agreed);
-                accepted.extensions.insert(config.clone());
+                #[cfg(feature = "messages")]
+                {
+                    settings.deflate = Some((agreed, config.clone()));
+                }
             }
         }
+        #[cfg(feature = "messages")]
+        accepted.extensions.insert(settings);
         Ok(accepted)
     }
 }

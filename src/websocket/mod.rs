@@ -64,13 +64,3 @@ pub use messages::{
 #[cfg(feature = "tungstenite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tungstenite")))]
 pub use tokio_tungstenite;
-
-/// The frame limits of the registration that accepted `conn` (the defaults
-/// for a connection of another protocol).
-#[cfg(any(feature = "tungstenite", feature = "messages"))]
-pub(crate) fn frame_limits(conn: &crate::Upgraded) -> FrameLimits {
-    conn.extensions()
-        .get::<FrameLimits>()
-        .copied()
-        .unwrap_or_default()
-}

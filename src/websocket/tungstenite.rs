@@ -3,7 +3,7 @@
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig as TungsteniteConfig};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{frame_limits, FrameLimits};
+use super::FrameLimits;
 use crate::Upgraded;
 
 impl FrameLimits {
@@ -59,4 +59,13 @@ impl Upgraded {
         let config = frame_limits(&self).to_tungstenite();
         WebSocketStream::from_raw_socket(self, Role::Server, Some(config)).await
     }
+}
+
+/// The frame limits of the registration that accepted `conn` (the defaults
+/// for a connection of another protocol).
+fn frame_limits(conn: &Upgraded) -> FrameLimits {
+    conn.extensions()
+        .get::<FrameLimits>()
+        .copied()
+        .unwrap_or_default()
 }

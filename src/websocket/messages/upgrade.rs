@@ -1,7 +1,7 @@
 //! `Upgraded::into_websocket`: the message layer over an upgraded
 //! connection, with the registration's settings.
 
-use super::{Settings, Timeouts, WebSocket};
+use super::{Settings, WebSocket};
 use crate::Upgraded;
 
 impl Upgraded {
@@ -33,25 +33,15 @@ impl Upgraded {
     /// # let _ = layer;
     /// ```
     pub fn into_websocket(self) -> WebSocket {
-        let settings = Settings {
-            limits: crate::websocket::frame_limits(&self),
-            timeouts: self
-                .extensions()
-                .get::<Timeouts>()
-                .copied()
-                .unwrap_or_default(),
-            #[cfg(feature = "deflate")]
-            deflate: self.permessage_deflate().copied().zip(
-                self.extensions()
-                    .get::<crate::websocket::DeflateConfig>()
-                    .cloned(),
-            ),
-        };
-        let shutdown = self.shutdown_signal();
+        let mut io = self;
+        // One typed value from the handshake (`websocket/handshake.rs`):
+        // limits, timeouts and compression together. A connection of
+        // another protocol has none, and gets the defaults.
+        let settings = io.extensions_mut().remove::<Settings>().unwrap_or_default();
+        let shutdown = io.shutdown_signal();
         // The socket never hands the request back: free its head now. Its
         // header values share hyper's whole read buffer, which would
         // otherwise stay for the life of the connection.
-        let mut io = self;
         *io.parts_mut() = http::Request::new(()).into_parts().0;
         *io.extensions_mut() = http::Extensions::new();
         io.take_body();
