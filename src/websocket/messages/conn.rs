@@ -58,10 +58,11 @@ struct Partial {
     checked: usize,
 }
 
-/// How many messages a sending handle's poll reads ahead for the receiving
-/// handle before it stops reading (one data message at most; the rest are
-/// Pings, Pongs and a Close): a peer that floods a socket whose receiver is
-/// not polled meets TCP backpressure, not a growing inbox.
+/// How many Pings and Pongs a sending handle's poll keeps for a receiving
+/// handle that is not polled; past it the oldest is dropped (the Ping was
+/// answered already). A data message or a Close stops the reading ahead: a
+/// peer that floods a socket whose receiver is not polled meets TCP
+/// backpressure, not a growing inbox.
 const INBOX_MAX: usize = 32;
 
 /// What a read produced.
@@ -372,7 +373,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     fn poll_read_ahead<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         while !self.done && !self.close_received && self.inbox_has_room() {
             match self.poll_read(cx) {
-                Poll::Ready(Ok(Read::Message(message))) => self.inbox.push_back(message),
+                Poll::Ready(Ok(Read::Message(message))) => {
+                    if self.inbox.len() >= INBOX_MAX {
+                        let ping_or_pong =
+                            |m: &Message| matches!(m, Message::Ping(_) | Message::Pong(_));
+                        if let Some(i) = self.inbox.iter().position(ping_or_pong) {
+                            self.inbox.remove(i);
+                        }
+                    }
+                    self.inbox.push_back(message);
+                }
                 Poll::Ready(Ok(Read::Nothing)) => {}
                 Poll::Ready(Ok(Read::End)) => {
                     self.on_end();
@@ -390,11 +400,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     fn inbox_has_room(&self) -> bool {
-        self.inbox.len() < INBOX_MAX
-            && !self
-                .inbox
-                .iter()
-                .any(|m| matches!(m, Message::Text(_) | Message::Binary(_)))
+        !self
+            .inbox
+            .iter()
+            .any(|m| matches!(m, Message::Text(_) | Message::Binary(_) | Message::Close(_)))
     }
 
     /// Whether the send buffer takes another message; writes while it
