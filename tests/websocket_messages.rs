@@ -832,3 +832,104 @@ async fn select_over_recv_and_a_ticker_echoes_and_ticks() {
     assert_eq!(echoes, 5, "echoes");
     assert!(ticks >= 5, "{ticks} ticks in 7.5 s");
 }
+
+/// A client that writes `n` binary frames of 16 KiB with a Ping after
+/// every tenth, reading nothing for the first second, then reads until it
+/// has every echo and every Pong.
+async fn pause_then_read(io: TestIo, n: usize) {
+    let (mut reader, mut writer) = tokio::io::split(io);
+    let pings = n / 10;
+    tokio::spawn(async move {
+        for i in 0..n {
+            let mut payload = vec![7; 16 * 1024];
+            payload[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            writer.write_all(&frame(0x82, &payload)).await.unwrap();
+            if i % 10 == 9 {
+                writer
+                    .write_all(&frame(0x89, b"are you there"))
+                    .await
+                    .unwrap();
+            }
+        }
+        // Keep the write half open.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(writer);
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut echoes, mut pongs) = (0, 0);
+    while echoes < n || pongs < pings {
+        match timeout(BOUND, server_frame(&mut reader)).await {
+            Ok(Some((0x82, payload))) => {
+                assert_eq!(payload[..4], (echoes as u32).to_be_bytes());
+                echoes += 1;
+            }
+            Ok(Some((0x8A, _))) => pongs += 1,
+            Ok(other) => panic!("after {echoes} echoes and {pongs} pongs: {other:?}"),
+            Err(_) => panic!(
+                "{echoes} of {n} echoes and {pongs} of {pings} pongs, then nothing \
+                 (hung, bounded by timeout)"
+            ),
+        }
+    }
+}
+
+/// Issue 16, item 6: the same `StreamExt::split` echo against a peer that
+/// pauses reading while it pings: each half registers its own waker with
+/// the IO and the queue, and neither may be lost.
+#[tokio::test(start_paused = true)]
+async fn stream_split_echo_survives_a_peer_that_pauses_reading_and_pings() {
+    let (io, _rx) = open(
+        WebSocketConfig::new().ping_interval(None),
+        |ws| async move {
+            let (mut sink, mut stream) = StreamExt::split(ws);
+            let (to_sink, mut queued) = tokio::sync::mpsc::channel::<Message>(16);
+            let writer = tokio::spawn(async move {
+                while let Some(message) = queued.recv().await {
+                    sink.send(message).await?;
+                }
+                Ok::<_, Error>(())
+            });
+            while let Some(message) = stream.next().await {
+                if let message @ Message::Binary(_) = message? {
+                    if to_sink.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            drop(to_sink);
+            writer.await.expect("the sink task panicked")
+        },
+    )
+    .await;
+    pause_then_read(io, 200).await;
+}
+
+/// Issue 16, item 6: the same with `WebSocket::split`'s `Receiver` and
+/// `Sender` in two tasks.
+#[tokio::test(start_paused = true)]
+async fn split_halves_echo_survives_a_peer_that_pauses_reading_and_pings() {
+    let (io, _rx) = open(
+        WebSocketConfig::new().ping_interval(None),
+        |ws| async move {
+            let (tx, mut rx) = ws.split();
+            let (to_sender, mut queued) = tokio::sync::mpsc::channel::<Message>(16);
+            let writer = tokio::spawn(async move {
+                while let Some(message) = queued.recv().await {
+                    tx.send(message).await?;
+                }
+                Ok::<_, Error>(())
+            });
+            while let Some(message) = rx.recv().await {
+                if let message @ Message::Binary(_) = message? {
+                    if to_sender.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            drop(to_sender);
+            writer.await.expect("the sender task panicked")
+        },
+    )
+    .await;
+    pause_then_read(io, 200).await;
+}
