@@ -12,7 +12,8 @@
 # Env: CI=true        a missing peer tool is a failure, not a skip
 #      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
 #                             with WS_DEFLATE=1: permessage-deflate, messages backend;
-#                             `echo-keepalive` is `echo` with short keepalive intervals)
+#                             `echo-keepalive` is `echo` with short keepalive intervals;
+#                             `echo-push` is `echo` with the push routes of issue 16)
 #      KEEPALIVE_PING_MS=500 KEEPALIVE_PONG_MS=500   the intervals of `echo-keepalive`
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
 #      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
@@ -52,6 +53,9 @@ start_server() {
     # Issue 8: timeout attacks, with deadlines short enough for CI.
     h2c-timeouts) bin=h2c envs=(HEADER_READ_TIMEOUT=2 HTTP2_IDLE_TIMEOUT=2) ;;
     echo-timeouts) bin=echo envs=(HEADER_READ_TIMEOUT=2) ;;
+    # Issue 16: the push routes (split halves apart), short keepalive and
+    # write timeout, a 2 s HTTP/2 idle timeout.
+    echo-push) bin=echo envs=(WS_PUSH_ROUTES=1 WS_PING_MS=500 WS_PONG_TIMEOUT_MS=500 WS_WRITE_TIMEOUT_MS=500 HTTP2_IDLE_TIMEOUT=2) ;;
   esac
   if [ -n "${INTEROP_SERVER:-}" ]; then
     read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$bin")
@@ -99,7 +103,7 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts echo-push}; do
   start_server "$example" || continue
   case "$example" in
     echo)
@@ -156,6 +160,14 @@ for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inp
     h2c-proxy) SERVER_LOG="$INTEROP_OUT/$example.log" run_client haproxy.sh bash tests/interop/haproxy.sh ;;
     h2c-timeouts) HEADER_READ_TIMEOUT=2 HTTP2_IDLE_TIMEOUT=2 run_client timeouts_h2c.py python3 tests/interop/timeouts.py h2c ;;
     echo-timeouts) HEADER_READ_TIMEOUT=2 run_client timeouts_echo.py python3 tests/interop/timeouts.py echo ;;
+    echo-push)
+      # A push-only handler keeps a pinging client through 10 intervals; a
+      # client that never reads a split echo is closed by the write
+      # timeout; a TCP drop without Close is logged as 1006.
+      WS_PING_MS=500 WS_WRITE_TIMEOUT_MS=500 run_client ws_push.py python3 tests/interop/ws_push.py
+      # WebSocket over HTTP/2 (Python h2), a message every 0.5 s through
+      # 3 x the idle timeout.
+      HTTP2_IDLE_TIMEOUT=2 run_client ws_h2_idle.py python3 tests/interop/ws_h2.py ;;
     *) fail "$example" "no interop client for this example" ;;
   esac
   if ! kill -0 "$server_pid" 2>/dev/null; then

@@ -167,3 +167,97 @@ async fn a_websocket_version_mismatch_over_http2_names_no_upgrade() {
     assert!(!response.headers().contains_key("upgrade"));
     assert!(!response.headers().contains_key("connection"));
 }
+
+/// Issue 16, item 2: a WebSocket over HTTP/2 whose handler uses
+/// `into_websocket` (which frees the request head and its extensions) was
+/// cut by `serve`'s HTTP/2 idle timeout while messages still flowed: the
+/// stream no longer counted as open, the connection was sent GOAWAY after
+/// the idle timeout and the tunnel cut 5 s later. Real time (hyper's
+/// HTTP/2 over TCP): a 1 s idle timeout, a message every 0.3 s for 3.5 s,
+/// then a new request on the same connection.
+#[cfg(all(feature = "serve", feature = "messages"))]
+#[tokio::test]
+async fn a_websocket_over_http2_outlives_the_idle_timeout_while_in_use() {
+    use std::future::IntoFuture;
+    use std::time::Duration;
+    use tokio::time::timeout;
+    use tower_upgrade::serve::Http2Settings;
+
+    let idle = Duration::from_secs(1);
+    let upgrades =
+        UpgradeLayer::new().websocket(WebSocketConfig::new(), service_fn(support::ws::echo));
+    let app = axum::Router::new().route_service("/ws", upgrades.into_service());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(
+        tower_upgrade::serve(listener, app)
+            .http2(Http2Settings::new().idle_timeout(idle))
+            .into_future(),
+    );
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut client, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    // Extended CONNECT needs the server's SETTINGS (RFC 8441 §3).
+    let mut response = loop {
+        client.ready().await.unwrap();
+        let request = Request::builder()
+            .method(Method::CONNECT)
+            .version(Version::HTTP_2)
+            .uri(format!("http://{addr}/ws"))
+            .header("sec-websocket-version", "13")
+            .body(Empty::<Bytes>::new())
+            .map(|mut request| {
+                request
+                    .extensions_mut()
+                    .insert(Protocol::from_static("websocket"));
+                request
+            })
+            .unwrap();
+        match client.send_request(request).await {
+            Ok(response) => break response,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    assert_eq!(response.status(), StatusCode::OK);
+    let io = hyper::upgrade::on(&mut response).await.unwrap();
+    let mut ws = WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Client, None).await;
+
+    let start = tokio::time::Instant::now();
+    let mut sent = 0;
+    while start.elapsed() < idle * 3 + idle / 2 {
+        let message = Message::text(format!("message {sent} at {:?}", start.elapsed()));
+        let echoed = timeout(Duration::from_secs(2), async {
+            ws.send(message.clone()).await?;
+            ws.next().await.transpose()
+        })
+        .await;
+        match echoed {
+            Ok(Ok(Some(echo))) => assert_eq!(echo, message),
+            other => panic!(
+                "message {sent} ({:?} in, idle timeout {idle:?}) was not echoed: {other:?}",
+                start.elapsed()
+            ),
+        }
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The connection was never idle: it takes a new stream (after a GOAWAY
+    // it would not, and the tunnel is cut IDLE_CLOSE_GRACE later).
+    client.ready().await.unwrap();
+    let request = Request::get(format!("http://{addr}/"))
+        .version(Version::HTTP_2)
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let after = timeout(Duration::from_secs(2), client.send_request(request)).await;
+    assert!(
+        matches!(after, Ok(Ok(_))),
+        "after {sent} echoes over {:?}, a new request on the connection failed (it was sent \
+         GOAWAY as idle): {after:?}",
+        start.elapsed()
+    );
+    ws.close(None).await.unwrap();
+}

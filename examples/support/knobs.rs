@@ -10,6 +10,8 @@
 //!   messages of section 9).
 //! - `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`: keepalive of the `messages`
 //!   backend (30 s and 20 s by default; `WS_PING_MS=0` sends no Pings).
+//! - `WS_WRITE_TIMEOUT_MS`: how long a write may wait on a client that
+//!   reads nothing (30 s by default; `0`: for ever).
 
 use std::time::Duration;
 
@@ -47,6 +49,9 @@ pub(crate) fn from_env(mut settings: WebSocketConfig) -> Knobs {
     }
     if let Some(ms) = env_number("WS_PONG_TIMEOUT_MS") {
         settings = settings.pong_timeout(Duration::from_millis(ms));
+    }
+    if let Some(ms) = env_number("WS_WRITE_TIMEOUT_MS") {
+        settings = settings.write_timeout((ms > 0).then(|| Duration::from_millis(ms)));
     }
     if deflate && backend != "tungstenite" {
         settings = settings.permessage_deflate(tower_upgrade::websocket::DeflateConfig::new());

@@ -13,6 +13,8 @@
 //!   the deployment limits (`client_limits.rs`).
 //! - `HEADER_READ_TIMEOUT`, `HTTP2_IDLE_TIMEOUT`: the deadlines of `serve`
 //!   (`timeouts.rs`; the `echo` and `h2c` examples).
+//! - `WS_PUSH_ROUTES=1`: `/ticker` and `/split-echo` in the `echo` example,
+//!   handlers that use the halves of `split` apart (`push.rs`).
 //! - `GET /metrics`: the crate's counters in the Prometheus text format
 //!   (`metrics.rs`).
 
@@ -22,6 +24,7 @@
 pub mod client_limits;
 pub mod knobs;
 pub mod metrics;
+pub mod push;
 pub mod timeouts;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).

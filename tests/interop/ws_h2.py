@@ -14,6 +14,10 @@ Checks:
 - echo:      text and binary messages, small, large (several DATA frames) and,
              with deflate, sent compressed, come back intact; with deflate a
              compressible echo comes back compressed (RSV1).
+- lasting:   only when HTTP2_IDLE_TIMEOUT (seconds) is set, as the server's:
+             a text message every 0.5 s for 3x that timeout is echoed, and no
+             GOAWAY comes (issue 16: the stream counts as open while the
+             WebSocket lives, whatever the handler does with the request).
 - close:     our Close 1000 is answered with Close 1000 and the server ends
              its side of the stream (END_STREAM; an RST_STREAM(NO_ERROR) after
              it is accepted, RFC 9113 §8.1).
@@ -24,6 +28,7 @@ import os
 import socket
 import struct
 import sys
+import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -216,6 +221,30 @@ def main():
                 raise Failure("RSV1 set without permessage-deflate")
         return f"{len(messages)} messages echoed intact, {compressed_back} of the echoes compressed"
 
+    def lasting():
+        idle = float(os.environ["HTTP2_IDLE_TIMEOUT"])
+        start, sent = time.monotonic(), 0
+        while time.monotonic() - start < 3 * idle:
+            try:
+                sent = lasting_one(start, sent)
+            except Exception as e:
+                why = str(e) if isinstance(e, Failure) else f"{type(e).__name__}: {e}"
+                raise Failure(f"after {sent} messages over {time.monotonic() - start:.1f} s "
+                              f"(idle timeout {idle} s): {why}")
+        return f"{sent} messages over {time.monotonic() - start:.1f} s (3 x the {idle} s idle timeout), no GOAWAY"
+
+    def lasting_one(start, sent):
+        payload = f"message {sent} at {time.monotonic() - start:.1f} s".encode()
+        client.send_ws(0x1, payload)
+        _, opcode, got = client.recv_ws()
+        while opcode == 0x9:  # the server's keepalive Ping
+            client.send_ws(0xA, got)
+            _, opcode, got = client.recv_ws()
+        if (opcode, got) != (0x1, payload):
+            raise Failure(f"message {sent}: got opcode {opcode} {got[:40]!r}")
+        time.sleep(0.5)
+        return sent + 1
+
     def close():
         client.send_ws(0x8, struct.pack("!H", 1000) + b"done")
         rsv1, opcode, payload = client.recv_ws()
@@ -226,6 +255,8 @@ def main():
         return f"Close 1000 answered, stream ended{', then ' + client.reset if client.reset else ''}"
 
     ok = check("settings", settings) and check("connect", connect) and check("echo", echo)
+    if ok and os.environ.get("HTTP2_IDLE_TIMEOUT"):
+        ok = check("lasting", lasting)
     if ok:
         check("close", close)
     client.sock.close()

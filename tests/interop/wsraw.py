@@ -14,15 +14,15 @@ import time
 TCP_CLOSE_WAIT = 8  # include/net/tcp_states.h: the peer sent FIN
 
 
-def handshake(addr, extensions=None, timeout=5.0):
-    """Opens ws://addr/ws on a blocking socket; returns (sock, response head)."""
+def handshake(addr, extensions=None, timeout=5.0, path="/ws"):
+    """Opens ws://addr{path} on a blocking socket; returns (sock, response head)."""
     host, port = addr.rsplit(":", 1)
     sock = socket.create_connection((host, int(port)), timeout=timeout)
     key = base64.b64encode(os.urandom(16)).decode()
     ext = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
     sock.sendall(
         (
-            f"GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n"
         ).encode()
     )
