@@ -125,6 +125,14 @@ impl<S> std::fmt::Debug for Conn<S> {
     }
 }
 
+impl<S> Conn<S> {
+    /// Makes the next poll look at the timers and the shutdown signal:
+    /// something woke the connection.
+    pub(crate) fn look_at_timers(&mut self) {
+        self.polls = CHECK_EVERY - 1;
+    }
+}
+
 impl<S> Drop for Conn<S> {
     fn drop(&mut self) {
         self.shared.close(true);
@@ -350,27 +358,42 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     fn poll_written_now(&mut self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
-        if self.written >= seq {
-            return Poll::Ready(Ok(()));
+        // Shutdown, seen by a sending handle: say goodbye (a receiving
+        // handle first hands over what had arrived, in `poll_next_now`).
+        if self.going_away && !self.close_sent && self.close_now.is_none() {
+            self.going_away = false;
+            self.shared.push_close(Message::Close(Some(CloseFrame::new(
+                CloseCode::AWAY,
+                "server shutting down",
+            ))));
         }
-        if self.done {
+        let wrote = if self.written >= seq {
+            Poll::Ready(Ok(()))
+        } else if self.done {
             return Poll::Ready(Err(Error::Closed));
-        }
-        match self.poll_write(cx, seq) {
+        } else {
+            self.poll_write(cx, seq)
+        };
+        // Whatever the write did, take what has arrived: Pongs to our
+        // keepalive Pings, the peer's Pings and Close. A task that only
+        // sends keeps the connection alive this way.
+        let ended = self.read_ahead(cx).is_err();
+        match wrote {
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.end(e.into()))),
             Poll::Ready(Ok(())) if self.written >= seq || seq == u64::MAX => Poll::Ready(Ok(())),
             // Everything queued is written, and not this message: it was
             // dropped when the connection failed.
             Poll::Ready(Ok(())) => Poll::Ready(Err(Error::Closed)),
-            Poll::Pending => self.poll_read_ahead(cx),
+            Poll::Pending if ended => Poll::Ready(Err(Error::Closed)),
+            Poll::Pending => Poll::Pending,
         }
     }
 
-    /// While a sending handle waits, reads what has arrived into the inbox
-    /// (answering Pings, taking Pongs and Closes), so a connection whose
-    /// receiving handle is not polled keeps its keepalive. Always
-    /// `Pending`: the caller waits for its write.
-    fn poll_read_ahead<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+    /// Reads what has arrived into the inbox, for the receiving handle
+    /// (answering Pings, taking Pongs and Closes), until nothing more is
+    /// there or a data message waits in the inbox. `Err` when the
+    /// connection ended or failed (the receiving handle learns why).
+    fn read_ahead(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
         while !self.done && !self.close_received && self.inbox_has_room() {
             match self.poll_read(cx) {
                 Poll::Ready(Ok(Read::Message(message))) => {
@@ -386,17 +409,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Ready(Ok(Read::Nothing)) => {}
                 Poll::Ready(Ok(Read::End)) => {
                     self.on_end();
-                    return Poll::Ready(Err(Error::Closed));
+                    return Err(());
                 }
                 Poll::Ready(Err(error)) => {
-                    // The receiving handle learns why; this one stops.
                     self.fail(error);
-                    return Poll::Ready(Err(Error::Closed));
+                    return Err(());
                 }
                 Poll::Pending => break,
             }
         }
-        Poll::Pending
+        Ok(())
+    }
+
+    /// [`read_ahead`](Self::read_ahead) for a sending handle that waits
+    /// for room or for its write: `Pending`, or `Closed` when the
+    /// connection ended.
+    fn poll_read_ahead<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        match self.read_ahead(cx) {
+            Ok(()) => Poll::Pending,
+            Err(()) => Poll::Ready(Err(Error::Closed)),
+        }
     }
 
     fn inbox_has_room(&self) -> bool {

@@ -17,6 +17,7 @@
 //! polled after it (what `futures::StreamExt::split`, or a reader and a
 //! writer task, would otherwise do to a single waker slot).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
 
@@ -36,11 +37,17 @@ pub(crate) trait Drive: Send + Sync {
 
 /// The tasks to wake when the connection can make progress.
 #[derive(Debug, Default)]
-pub(crate) struct Waiters(Mutex<Vec<Waker>>);
+pub(crate) struct Waiters {
+    list: Mutex<Vec<Waker>>,
+    /// Set by a wake-up (the IO, the timer, the shutdown signal or the
+    /// queue), taken by the next poll: it looks at the timers then, even if
+    /// the task woken was busy elsewhere (a ticker between two sends).
+    woken: AtomicBool,
+}
 
 impl Waiters {
     fn register(&self, waker: &Waker) {
-        let mut list = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
         if !list.iter().any(|w| w.will_wake(waker)) {
             list.push(waker.clone());
         }
@@ -53,7 +60,8 @@ impl Wake for Waiters {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let list = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        self.woken.store(true, Ordering::Release);
+        let list = std::mem::take(&mut *self.list.lock().unwrap_or_else(|e| e.into_inner()));
         list.into_iter().for_each(Waker::wake);
     }
 }
@@ -97,7 +105,11 @@ impl<S> Driver<S> {
         // held finds this task in the list.
         self.waiters.register(cx.waker());
         let mut own = Context::from_waker(&self.waker);
-        f(&mut self.lock(), &mut own)
+        let mut conn = self.lock();
+        if self.waiters.woken.swap(false, Ordering::AcqRel) {
+            conn.look_at_timers();
+        }
+        f(&mut conn, &mut own)
     }
 
     fn lock(&self) -> MutexGuard<'_, Conn<S>> {
