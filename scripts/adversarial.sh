@@ -10,7 +10,9 @@
 # Against `echo` (tests/interop/ws_attacks.py): slow_reader (a client that
 # never reads while the server echoes 64 KiB messages), ping_flood (Pings,
 # never reading the Pongs); against `echo` with WS_DEFLATE=1: bomb (1 GiB
-# of zeros in one message). tests/interop/adversarial.py: oversized_headers,
+# of zeros in one message); with a 16 MiB message limit too:
+# empty_continuations (server CPU per empty frame, flat in the size of the
+# compressed message it continues; issue 16). tests/interop/adversarial.py: oversized_headers,
 # slow_body (and Expect: 100-continue without a body), silent (silent
 # connections, half-sent heads, HTTP/2 preface prefixes), tiny_continuations
 # (200,000 one-byte frames); against `h2c`: rapid_reset, continuation_flood,
@@ -88,6 +90,12 @@ if start_server echo echo; then
 fi
 if start_server echo-deflate echo WS_DEFLATE=1; then
   EXPECT_DEFLATE=1 run ws_attacks-deflate python3 tests/interop/ws_attacks.py bomb
+  stop_server
+fi
+# Issue 16: server CPU per empty continuation frame after a compressed
+# first frame of 1 KiB, 512 KiB and 8 MiB (a message limit above 8 MiB).
+if start_server echo-deflate-large echo WS_DEFLATE=1 WS_MAX_MESSAGE=16777216 WS_PING_MS=0; then
+  run adversarial-echo-deflate python3 tests/interop/adversarial.py empty_continuations
   stop_server
 fi
 if start_server h2c h2c; then

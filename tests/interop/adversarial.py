@@ -18,6 +18,16 @@ Checks against `echo` (WebSocket):
                      HTTP/2 preface prefixes, held HOLD_S seconds.
 - tiny_continuations one text message in CONTINUATIONS (200,000) frames of
                      one byte: echoed whole or closed with 1009.
+Checks against `echo` with WS_DEFLATE=1 and WS_MAX_MESSAGE >= 9 MiB:
+- empty_continuations for a compressed first frame (FIN=0, RSV1) that
+                     inflates to 1 KiB, 512 KiB and 8 MiB, EMPTY_FRAMES (200)
+                     empty continuation frames (6 bytes, masked, FIN=0), then
+                     a Ping whose Pong says they were all read: server CPU
+                     per frame, summed over its threads from
+                     /proc/PID/task/*/schedstat (ns; /proc/PID/stat ticks are
+                     too coarse here). Passes when the 8 MiB figure is within
+                     4x of the 1 KiB one (floor 5 us): the cost of an empty
+                     frame must not grow with what the message holds (issue 16).
 Checks against `h2c` (after the h2c upgrade, RFC 7540 §3.2):
 - rapid_reset        RESETS (10,000) HEADERS + RST_STREAM pairs (CVE-2023-44487);
                      a new connection is still served afterwards.
@@ -264,6 +274,70 @@ def tiny_continuations():
 
 # --- h2c ---------------------------------------------------------------
 
+def cpu_ns(pid):
+    """CPU time of every thread of pid, in ns (first field of schedstat)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def read_until_opcode(sock, opcode, seconds):
+    """Reads server frames until one with `opcode`; returns the frames seen."""
+    data, end = b"", time.monotonic() + seconds
+    while time.monotonic() < end:
+        sock.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            chunk = sock.recv(1 << 16)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+        frames = wsraw.parse_frames(data)
+        if any(op == opcode for op, _ in frames):
+            return frames
+        if any(op == 0x8 for op, _ in frames):
+            code = wsraw.close_code([p for op, p in frames if op == 0x8][0])
+            raise Failure(f"the server closed with {code}")
+    raise Failure(f"no frame with opcode {opcode:#x} within {seconds} s")
+
+
+def empty_continuations():
+    import zlib
+
+    n = int(os.environ.get("EMPTY_FRAMES", "200"))
+    pid = server_pid()
+    per_frame = {}
+    for label, size in (("1 KiB", 1 << 10), ("512 KiB", 512 << 10), ("8 MiB", 8 << 20)):
+        sock, head = wsraw.handshake(ADDR, extensions="permessage-deflate")
+        if "permessage-deflate" not in head:
+            raise Failure("permessage-deflate not agreed: start echo with WS_DEFLATE=1")
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        first = packer.compress(bytes(size)) + packer.flush(zlib.Z_SYNC_FLUSH)
+        first = first[:-4]  # RFC 7692 §7.2.1: without the empty block's tail
+        sock.sendall(wsraw.frame(0x2, first, fin=False, rsv1=True))
+        # The first frame read and inflated: a Ping after it is answered.
+        sock.sendall(wsraw.frame(0x9, b"first"))
+        read_until_opcode(sock, 0xA, 60)
+        cpu0 = cpu_ns(pid)
+        sock.sendall(wsraw.frame(0x0, b"", fin=False) * n)
+        sock.sendall(wsraw.frame(0x9, b"after"))
+        read_until_opcode(sock, 0xA, 300)
+        per_frame[label] = (cpu_ns(pid) - cpu0) / n / 1000
+        sock.close()
+    figures = ", ".join(f"{label} {us:.1f} us" for label, us in per_frame.items())
+    limit = 4 * max(per_frame["1 KiB"], 5.0)
+    if per_frame["8 MiB"] > limit:
+        raise Failure(f"server CPU per empty continuation frame ({n} frames): {figures}; "
+                      f"8 MiB is over 4x the 1 KiB figure ({limit:.1f} us): the cost grows with the message")
+    return f"server CPU per empty continuation frame ({n} frames): {figures}"
+
+
 def h2_frame(kind, flags, stream, payload=b""):
     return struct.pack("!I", len(payload))[1:] + bytes([kind, flags]) + struct.pack("!I", stream) + payload
 
@@ -402,6 +476,7 @@ def preface_prefix():
 
 
 CHECKS = {
+    "empty_continuations": empty_continuations,
     "oversized_headers": oversized_headers,
     "slow_body": slow_body,
     "silent": silent,
