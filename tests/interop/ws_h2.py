@@ -248,6 +248,8 @@ def main():
     def close():
         client.send_ws(0x8, struct.pack("!H", 1000) + b"done")
         rsv1, opcode, payload = client.recv_ws()
+        while opcode == 0x9:  # a keepalive Ping sent before our Close arrived
+            rsv1, opcode, payload = client.recv_ws()
         if opcode != 0x8 or wsraw.close_code(payload) != 1000:
             raise Failure(f"expected Close 1000, got opcode {opcode} payload {payload!r}")
         while not client.ended:

@@ -354,6 +354,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         cx: &mut Context<'_>,
         seq: u64,
     ) -> Poll<Result<(), Error>> {
+        // What arrived first: a task that only sends polls at its own pace,
+        // and a Pong that came in time must count before the timers look
+        // at its deadline. An end or a failure shows in the state below.
+        let _ = self.read_ahead(cx);
         self.with_timers(cx, |conn, cx| conn.poll_written_now(cx, seq))
     }
 
