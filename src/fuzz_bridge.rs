@@ -31,6 +31,10 @@ pub use crate::websocket::proto::frame::{
 };
 #[cfg(feature = "messages")]
 pub use crate::websocket::proto::mask::apply as mask;
+#[cfg(feature = "messages")]
+pub use crate::websocket::proto::{
+    CloseState, Decoder, Encoder, Event, InvalidCloseCode, Protocol, SendError, COPY_MAX,
+};
 use crate::{Offer, Preference};
 
 /// A registry of `tokens` (those that parse as `name[/version]`), each a
