@@ -97,6 +97,9 @@ pub struct Deflate {
     /// Kept between messages only with context takeover.
     compressor: Option<Compress>,
     decompressor: Option<Decompress>,
+    /// The message being inflated ended its deflate stream (a final block)
+    /// before its last frame.
+    ended: bool,
 }
 
 impl Deflate {
@@ -115,6 +118,7 @@ impl Deflate {
             client_reset: agreed.client_no_context_takeover(),
             compressor: None,
             decompressor: None,
+            ended: false,
         }
     }
 
@@ -190,6 +194,17 @@ impl Deflate {
         out: &mut Vec<u8>,
         limit: usize,
     ) -> Result<(), InflateError> {
+        if self.ended {
+            // The message's deflate stream ended (BFINAL) in an earlier
+            // frame: more data is not part of it.
+            self.ended = !fin;
+            return if payload.is_empty() {
+                Ok(())
+            } else {
+                self.ended = false;
+                Err(InflateError::Corrupt)
+            };
+        }
         let mut state = match self.decompressor.take() {
             Some(state) => state,
             None => self.pool.decompressor(self.client_bits),
@@ -201,7 +216,10 @@ impl Deflate {
         match result {
             // A final block (BFINAL) ends the stream: the next message
             // starts a new one.
-            Ok(true) => self.pool.give_decompressor(self.client_bits, state),
+            Ok(true) => {
+                self.ended = !fin;
+                self.pool.give_decompressor(self.client_bits, state);
+            }
             Ok(false) if !fin || !self.client_reset => self.decompressor = Some(state),
             Ok(false) => self.pool.give_decompressor(self.client_bits, state),
             Err(e) => {
