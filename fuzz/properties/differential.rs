@@ -94,7 +94,8 @@ pub enum Settled {
     CompressedOverLimit,
 }
 
-/// What one stream compared.
+/// What one stream compared (read by tests/websocket_differential.rs only).
+#[allow(dead_code)]
 #[derive(Clone, Debug, Default)]
 pub struct Compared {
     /// Messages, Pings and Pongs both yielded.
