@@ -47,7 +47,7 @@
 //!    the failing message), with the same close code, or with another when
 //!    the core's error is one only inflation finds (UTF-8, deflate data,
 //!    size after inflation) and the reference failed later on a frame
-//!    fault it saw first. A compressed message
+//!    fault it saw first, or saw the bytes end. A compressed message
 //!    whose compressed size passes the message limit (which tungstenite
 //!    applies to what it reads) is not compared: `CompressedOverLimit`.
 
@@ -159,26 +159,27 @@ pub fn compare(data: &[u8]) -> Compared {
         return compared;
     }
     if deflate {
-        if let (End::Failed(a), End::Failed(b)) = (our_end, their_end) {
-            let extra = theirs.get(ours.len()..).unwrap_or_default();
-            // The core may also fail a compressed message on a frame the
-            // reference never judges alone (UTF-8, deflate data, size after
-            // inflation), before a later fault the reference then reports.
-            let inflating = matches!(
-                our_error,
-                Some(
-                    ProtocolError::InvalidUtf8
-                        | ProtocolError::InvalidDeflate
-                        | ProtocolError::TooBig { .. }
-                )
-            ) && stream.starts.iter().any(|&(compressed, _)| compressed);
-            if (a == b || inflating)
-                && theirs.starts_with(&ours)
-                && extra.iter().all(|e| matches!(e, Ev::Ping(_) | Ev::Pong(_)))
-            {
-                compared.settled = Some(Settled::EarlierInCompressedMessage);
-                return compared;
-            }
+        // The core may also fail a compressed message on a frame the
+        // reference never judges alone (UTF-8, deflate data, size after
+        // inflation), before a later fault the reference then reports, or
+        // before the bytes end with the message unfinished.
+        let inflating = matches!(
+            our_error,
+            Some(
+                ProtocolError::InvalidUtf8
+                    | ProtocolError::InvalidDeflate
+                    | ProtocolError::TooBig { .. }
+            )
+        ) && stream.starts.iter().any(|&(compressed, _)| compressed);
+        let same_code = matches!((our_end, their_end), (End::Failed(a), End::Failed(b)) if a == b);
+        let extra = theirs.get(ours.len()..).unwrap_or_default();
+        if matches!(our_end, End::Failed(_))
+            && (same_code || (inflating && their_end != End::Closed))
+            && theirs.starts_with(&ours)
+            && extra.iter().all(|e| matches!(e, Ev::Ping(_) | Ev::Pong(_)))
+        {
+            compared.settled = Some(Settled::EarlierInCompressedMessage);
+            return compared;
         }
         if their_end == End::Failed(1009) && stream.compressed_over_limit(max_message) {
             compared.settled = Some(Settled::CompressedOverLimit);
