@@ -47,7 +47,8 @@
 //!    the failing message), with the same close code, or with another when
 //!    the core's error is one only inflation finds (UTF-8, deflate data,
 //!    size after inflation) and the reference failed later on a frame
-//!    fault it saw first, or saw the bytes end. A compressed message
+//!    fault it saw first, or saw the bytes end or a Close arrive with the
+//!    message unfinished. A compressed message
 //!    whose compressed size passes the message limit (which tungstenite
 //!    applies to what it reads) is not compared: `CompressedOverLimit`.
 
@@ -162,7 +163,8 @@ pub fn compare(data: &[u8]) -> Compared {
         // The core may also fail a compressed message on a frame the
         // reference never judges alone (UTF-8, deflate data, size after
         // inflation), before a later fault the reference then reports, or
-        // before the bytes end with the message unfinished.
+        // before the bytes end or a Close arrives with the message
+        // unfinished (which the reference never inflates).
         let inflating = matches!(
             our_error,
             Some(
@@ -174,9 +176,11 @@ pub fn compare(data: &[u8]) -> Compared {
         let same_code = matches!((our_end, their_end), (End::Failed(a), End::Failed(b)) if a == b);
         let extra = theirs.get(ours.len()..).unwrap_or_default();
         if matches!(our_end, End::Failed(_))
-            && (same_code || (inflating && their_end != End::Closed))
+            && (same_code || inflating)
             && theirs.starts_with(&ours)
-            && extra.iter().all(|e| matches!(e, Ev::Ping(_) | Ev::Pong(_)))
+            && extra
+                .iter()
+                .all(|e| matches!(e, Ev::Ping(_) | Ev::Pong(_) | Ev::Close(_)))
         {
             compared.settled = Some(Settled::EarlierInCompressedMessage);
             return compared;
