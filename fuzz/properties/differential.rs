@@ -449,9 +449,11 @@ fn inflate(compressed: &[u8], max_message: usize, text: bool) -> Result<Ev, u16>
             return Err(1009);
         }
         match status {
-            // A final block ends the message's stream: anything after it
-            // is not deflate data.
-            Status::StreamEnd if at < input.len() => return Err(1002),
+            // A final block ends the message's stream: payload after it is
+            // not deflate data; the tail put back after it is not read
+            // (as the core does: RFC 7692 §7.2.3 lets a sender end a
+            // message with BFINAL).
+            Status::StreamEnd if at < compressed.len() => return Err(1002),
             Status::StreamEnd => break,
             _ if at == input.len() && out.len() < out.capacity() => break,
             _ if made == 0 && at < input.len() && out.len() < out.capacity() => return Err(1002),
