@@ -450,10 +450,12 @@ fn inflate(compressed: &[u8], max_message: usize, text: bool) -> Result<Ev, u16>
         }
         match status {
             // A final block ends the message's stream: payload after it is
-            // not deflate data; the tail put back after it is not read
-            // (as the core does: RFC 7692 §7.2.3 lets a sender end a
-            // message with BFINAL).
-            Status::StreamEnd if at < compressed.len() => return Err(1002),
+            // not deflate data. The tail is put back only after payload
+            // that did not end the stream (RFC 7692 §7.2.3 lets a sender end
+            // a message with BFINAL); a final block that ends inside the
+            // tail leaves tail bytes that are not deflate data either. The
+            // core reads it so, and so does this reference.
+            Status::StreamEnd if at < input.len() && at != compressed.len() => return Err(1002),
             Status::StreamEnd => break,
             _ if at == input.len() && out.len() < out.capacity() => break,
             _ if made == 0 && at < input.len() && out.len() < out.capacity() => return Err(1002),
