@@ -24,13 +24,17 @@ pub use crate::websocket::extensions::{
     parse_offers, ExtensionOffer, MAX_HEADER_BYTES, MAX_OFFERS, MAX_PARAMS,
 };
 #[cfg(feature = "deflate")]
-pub use crate::websocket::messages::compress::{Deflate, InflateError};
+pub use crate::websocket::proto::compress::{Deflate, InflateError};
 #[cfg(feature = "messages")]
-pub use crate::websocket::messages::frame::{
+pub use crate::websocket::proto::frame::{
     decode, encode, FrameError, Header, OpCode, Rules, MAX_HEADER_LEN,
 };
 #[cfg(feature = "messages")]
-pub use crate::websocket::messages::mask::apply as mask;
+pub use crate::websocket::proto::mask::apply as mask;
+#[cfg(feature = "messages")]
+pub use crate::websocket::proto::{
+    CloseState, Decoder, Encoder, Event, InvalidCloseCode, Protocol, SendError, COPY_MAX,
+};
 use crate::{Offer, Preference};
 
 /// A registry of `tokens` (those that parse as `name[/version]`), each a

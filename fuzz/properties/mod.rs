@@ -15,6 +15,7 @@
 //! read and written by hand (see `input.rs`).
 
 mod detect;
+mod differential;
 mod extensions;
 mod forwarded;
 mod frame;
@@ -24,6 +25,10 @@ mod preface;
 mod settings;
 
 pub use detect::detect_select;
+pub use differential::ws_differential;
+// Read by tests/websocket_differential.rs, which counts what was compared.
+#[allow(unused_imports)]
+pub use differential::{compare, Settled};
 pub use extensions::extensions;
 pub use forwarded::forwarded;
 pub use frame::ws_frame;
@@ -43,4 +48,5 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("h2c_preface", h2c_preface),
     ("ws_frame", ws_frame),
     ("forwarded", forwarded),
+    ("ws_differential", ws_differential),
 ];

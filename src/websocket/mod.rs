@@ -41,6 +41,8 @@ mod handshake;
 #[cfg(feature = "messages")]
 pub(crate) mod messages;
 mod origin;
+#[cfg(feature = "messages")]
+pub(crate) mod proto;
 mod register;
 mod rejection;
 mod subprotocol;
@@ -53,6 +55,9 @@ pub use config::{FrameLimits, WebSocketConfig};
 pub use deflate::{DeflateConfig, PermessageDeflate};
 pub use handshake::accept_key;
 pub use origin::{AllowList, OriginPolicy};
+#[cfg(feature = "messages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
+pub use proto::ProtocolError;
 pub use rejection::WebSocketRejection;
 
 #[cfg(feature = "messages")]

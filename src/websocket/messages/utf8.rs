@@ -27,6 +27,25 @@ impl Utf8Bytes {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
+    /// The text's length in bytes, without looking at the text (it was
+    /// checked when made): O(1), where going through `Deref<Target = str>`
+    /// validated it again.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Bytes taken as text with no check at all: only tests use it, to
+    /// show that a method does not validate.
+    #[cfg(test)]
+    pub(crate) fn unchecked_for_tests(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+
     /// The text's bytes, shared.
     pub fn into_bytes(self) -> Bytes {
         self.0

@@ -1,0 +1,114 @@
+//! Messages in, bytes out: the server's frames (RFC 6455 §5.2, unmasked,
+//! §5.1), compressed when permessage-deflate was agreed (RFC 7692 §7.2.1).
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::close;
+#[cfg(feature = "deflate")]
+use super::compress::Deflate;
+use super::frame::{self, OpCode, MAX_HEADER_LEN};
+use crate::websocket::messages::{CloseFrame, Message};
+
+/// Payloads up to this size are copied next to their header, so that a
+/// small message is one contiguous write; larger ones are handed back
+/// uncopied, to be written after the header (vectored where the IO can).
+pub const COPY_MAX: usize = 4096;
+
+/// A Close the handler may not send (RFC 6455 §7.4): its code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidCloseCode(pub u16);
+
+/// The sending half of the protocol.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<Deflate>>,
+}
+
+impl Encoder {
+    /// A server's encoder: frames unmasked, nothing compressed.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Compresses data messages with the agreed parameters (RFC 7692).
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(mut self, deflate: Deflate) -> Self {
+        self.deflate = Some(Box::new(deflate));
+        self
+    }
+
+    /// Appends `message`'s header to `out`, and its payload when it is at
+    /// most [`COPY_MAX`] bytes; returns the payload still to write after
+    /// `out` (empty when it was copied). A control payload over 125 bytes
+    /// is cut to 125 (§5.5); a Close reason is cut on a character to fit.
+    ///
+    /// # Errors
+    ///
+    /// A Close whose code may not be sent; nothing is appended.
+    pub fn encode(
+        &mut self,
+        message: Message,
+        out: &mut BytesMut,
+    ) -> Result<Bytes, InvalidCloseCode> {
+        match message {
+            Message::Text(text) => Ok(self.encode_data(OpCode::Text, text.into_bytes(), out)),
+            Message::Binary(bytes) => Ok(self.encode_data(OpCode::Binary, bytes, out)),
+            Message::Ping(payload) => {
+                encode_control(OpCode::Ping, &payload, out);
+                Ok(Bytes::new())
+            }
+            Message::Pong(payload) => {
+                encode_control(OpCode::Pong, &payload, out);
+                Ok(Bytes::new())
+            }
+            Message::Close(frame) => {
+                encode_close(frame.as_ref(), out)?;
+                Ok(Bytes::new())
+            }
+        }
+    }
+
+    fn encode_data(&mut self, opcode: OpCode, payload: Bytes, out: &mut BytesMut) -> Bytes {
+        #[allow(unused_mut)]
+        let (mut payload, mut rsv1) = (payload, false);
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &mut self.deflate {
+            if let Some(compressed) = deflate.compress(&payload) {
+                payload = Bytes::from(compressed);
+                rsv1 = true;
+            }
+        }
+        put_header(true, rsv1, opcode, payload.len(), out);
+        if payload.len() <= COPY_MAX {
+            out.put_slice(&payload);
+            Bytes::new()
+        } else {
+            payload
+        }
+    }
+}
+
+/// Appends a Close frame, refusing a code §7.4 keeps off the wire.
+pub(crate) fn encode_close(
+    frame: Option<&CloseFrame>,
+    out: &mut BytesMut,
+) -> Result<(), InvalidCloseCode> {
+    close::check_sendable(frame).map_err(InvalidCloseCode)?;
+    let payload = frame.map(CloseFrame::encode).unwrap_or_default();
+    encode_control(OpCode::Close, &payload, out);
+    Ok(())
+}
+
+/// Appends a control frame, its payload cut to 125 bytes (§5.5).
+pub(crate) fn encode_control(opcode: OpCode, payload: &[u8], out: &mut BytesMut) {
+    let payload = &payload[..payload.len().min(125)];
+    put_header(true, false, opcode, payload.len(), out);
+    out.put_slice(payload);
+}
+
+fn put_header(fin: bool, rsv1: bool, opcode: OpCode, len: usize, out: &mut BytesMut) {
+    let mut header = [0; MAX_HEADER_LEN];
+    let n = frame::encode(fin, rsv1, opcode, len, None, &mut header);
+    out.put_slice(&header[..n]);
+}
