@@ -84,7 +84,7 @@ pub struct DeflateConfig {
     pub(crate) threshold: usize,
     /// States borrowed by the message layer's connections, per message.
     #[cfg(feature = "deflate")]
-    pub(crate) codecs: std::sync::Arc<super::messages::DeflatePool>,
+    pub(crate) codecs: std::sync::Arc<super::proto::compress::Pool>,
 }
 
 impl Default for DeflateConfig {

@@ -119,59 +119,9 @@ impl CloseFrame {
     }
 }
 
-/// Why a received Close payload fails the connection with 1002 (RFC 6455
-/// §5.5.1, §7.4) or 1007 (its reason is not UTF-8, §8.1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum BadClose {
-    /// One byte: a code needs two.
-    Truncated,
-    /// A code no endpoint may send.
-    Code(u16),
-    /// The reason is not UTF-8.
-    Reason,
-}
-
-/// Reads a received Close payload: `None` for an empty one (no status,
-/// §7.1.5 1005).
-pub(crate) fn decode(payload: Bytes) -> Result<Option<CloseFrame>, BadClose> {
-    match payload.len() {
-        0 => Ok(None),
-        1 => Err(BadClose::Truncated),
-        _ => {
-            let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
-            if !code.is_sendable() {
-                return Err(BadClose::Code(code.0));
-            }
-            let reason = Utf8Bytes::try_from(payload.slice(2..)).map_err(|_| BadClose::Reason)?;
-            Ok(Some(CloseFrame { code, reason }))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn autobahn_close_codes() {
-        for valid in [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
-        ] {
-            assert!(CloseCode(valid).is_sendable(), "{valid}");
-        }
-        for invalid in [
-            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
-        ] {
-            let payload = Bytes::copy_from_slice(&u16::to_be_bytes(invalid));
-            assert_eq!(decode(payload), Err(BadClose::Code(invalid)));
-        }
-        assert_eq!(decode(Bytes::from_static(&[3])), Err(BadClose::Truncated));
-        assert_eq!(
-            decode(Bytes::from_static(&[3, 232, 0xFF])),
-            Err(BadClose::Reason)
-        );
-        assert_eq!(decode(Bytes::new()), Ok(None));
-    }
 
     #[test]
     fn long_reasons_are_cut_on_a_character() {

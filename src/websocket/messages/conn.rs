@@ -20,24 +20,18 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use super::close::{self, BadClose, CloseCode, CloseFrame};
-#[cfg(feature = "deflate")]
-use super::compress::{Deflate, InflateError};
+use super::close::{CloseCode, CloseFrame};
 use super::error::Error;
-use super::frame::{self, FrameError, OpCode, Rules, MAX_HEADER_LEN};
 use super::message::Message;
 use super::sender::Shared;
 use super::settings::Settings;
 use super::timers::{Expired, Timers};
 use super::utf8::Utf8Bytes;
-use super::{mask, utf8};
 use crate::lifecycle::ShutdownSignal;
+use crate::websocket::proto::frame::MAX_HEADER_LEN;
+use crate::websocket::proto::{CloseState, Event, Protocol};
 use crate::websocket::FrameLimits;
 
-/// Payloads up to this size are copied next to their header, so that a
-/// small message is one contiguous write; larger ones are written from
-/// their own buffer (vectored when the IO supports it), never copied.
-const COPY_MAX: usize = 4096;
 /// How much is gathered from the queue into one write.
 const BATCH: usize = 16 * 1024;
 /// A write buffer larger than this is released once empty.
@@ -47,16 +41,6 @@ const KEEP_OUT: usize = 1024;
 /// look reads the clock and locks the signal, which costs more than a small
 /// message.
 const CHECK_EVERY: u8 = 16;
-
-/// A data message being reassembled from its fragments.
-#[derive(Debug)]
-struct Partial {
-    text: bool,
-    compressed: bool,
-    buf: Vec<u8>,
-    /// Bytes of `buf` known to be valid UTF-8.
-    checked: usize,
-}
 
 /// How many Pings and Pongs a sending handle's poll keeps for a receiving
 /// handle that is not polled; past it the oldest is dropped (the Ping was
@@ -85,29 +69,23 @@ pub(crate) struct Conn<S> {
     /// The sequence number of the last message written and flushed.
     written: u64,
     rbuf: BytesMut,
-    partial: Option<Partial>,
+    /// The protocol: frames, reassembly, compression, the closing
+    /// handshake and the Pong owed (`websocket::proto`, no IO).
+    proto: Protocol,
     /// Encoded bytes waiting to be written: headers and small payloads.
     out: BytesMut,
     /// A large payload written after `out`.
     big: Bytes,
     needs_flush: bool,
-    /// The payload of the latest Ping not yet answered (RFC 6455 §5.5.3: an
-    /// endpoint may answer only the latest).
-    pong: Option<Bytes>,
     /// A Ping of our own to send (keepalive).
     ping: bool,
-    /// A Close to send before anything queued: the connection failed.
+    /// A Close to send before anything queued: a timer failed the
+    /// connection (the protocol's own failures are in `proto`).
     close_now: Option<CloseFrame>,
-    #[cfg(feature = "deflate")]
-    deflate: Option<Box<Deflate>>,
     timers: Timers,
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// Shutdown was asked for: Close 1001 once what has arrived is read.
     going_away: bool,
-    /// Our Close is encoded: nothing more is sent.
-    close_sent: bool,
-    /// The peer's Close arrived: nothing more is read.
-    close_received: bool,
     /// Returned once our Close is written.
     error: Option<Error>,
     done: bool,
@@ -118,8 +96,7 @@ pub(crate) struct Conn<S> {
 impl<S> std::fmt::Debug for Conn<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
-            .field("close_sent", &self.close_sent)
-            .field("close_received", &self.close_received)
+            .field("state", &self.proto.state())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -150,38 +127,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             encoded: 0,
             written: 0,
             rbuf: BytesMut::new(),
-            partial: None,
+            proto: protocol(settings),
             out: BytesMut::new(),
             big: Bytes::new(),
             needs_flush: false,
-            pong: None,
             ping: false,
             close_now: None,
-            #[cfg(feature = "deflate")]
-            deflate: settings
-                .deflate
-                .as_ref()
-                .map(|(agreed, config)| Box::new(Deflate::new(agreed, config))),
             timers: Timers::new(settings.timeouts),
             shutdown: shutdown.map(|s| Box::pin(s.token.cancelled_owned())),
             going_away: false,
-            close_sent: false,
-            close_received: false,
             error: None,
             done: false,
             polls: 0,
         }
     }
 
-    fn rules(&self) -> Rules {
-        Rules {
-            #[cfg(feature = "deflate")]
-            allow_rsv1: self.deflate.is_some(),
-            #[cfg(not(feature = "deflate"))]
-            allow_rsv1: false,
-            require_mask: true,
-            max_payload: self.limits.max_frame_size as u64,
-        }
+    /// Our Close is encoded: nothing more is sent.
+    fn close_sent(&self) -> bool {
+        matches!(
+            self.proto.state(),
+            CloseState::CloseSent | CloseState::Closed
+        )
+    }
+
+    /// The peer's Close arrived: nothing more is read.
+    fn close_received(&self) -> bool {
+        matches!(
+            self.proto.state(),
+            CloseState::CloseReceived | CloseState::Closed
+        )
     }
 
     /// The next message for the handler; `None` once the connection is
@@ -223,7 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Ready(Ok(())) => {
                     // §7.1.7: the Close naming the failure is written;
                     // the handler learns why.
-                    if self.close_sent {
+                    if self.close_sent() {
                         if let Some(error) = self.error.take() {
                             return Poll::Ready(Some(Err(error)));
                         }
@@ -231,7 +205,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     // §7.1.1: the server closes TCP once both Closes passed.
                     // A TLS stream sends close_notify here, and may have to
                     // wait for room (the close timer bounds the wait).
-                    if self.close_sent && self.close_received {
+                    if self.close_sent() && self.close_received() {
                         if Pin::new(&mut self.io).poll_shutdown(cx).is_pending() {
                             return Poll::Pending;
                         }
@@ -242,12 +216,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 // Stop reading while a control reply or our Close cannot be
                 // written: a peer that pings and never reads gets TCP
                 // backpressure, not a growing queue (§5.5.3).
-                Poll::Pending if self.pong.is_some() || self.error.is_some() => {
+                Poll::Pending if self.proto.owes_control() || self.error.is_some() => {
                     return Poll::Pending
                 }
                 Poll::Pending => {}
             }
-            if self.close_received {
+            if self.close_received() {
                 return Poll::Pending;
             }
             match self.poll_read(cx) {
@@ -258,7 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => {
                     // Shutdown: what had arrived was handed over (and its
                     // answers queued); now say goodbye.
-                    if self.going_away && !self.close_sent && self.close_now.is_none() {
+                    if self.going_away && !self.close_sent() && self.close_now.is_none() {
                         self.going_away = false;
                         self.shared.push_close(Message::Close(Some(CloseFrame::new(
                             CloseCode::AWAY,
@@ -318,7 +292,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         seq: &mut u64,
     ) -> Poll<Result<(), Error>> {
         while let Some(message) = slot.take() {
-            if self.done || self.close_sent || self.error.is_some() {
+            if self.done || self.close_sent() || self.error.is_some() {
                 return Poll::Ready(Err(Error::Closed));
             }
             // Straight to the write buffer when nothing waits before it:
@@ -364,7 +338,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     fn poll_written_now(&mut self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
         // Shutdown, seen by a sending handle: say goodbye (a receiving
         // handle first hands over what had arrived, in `poll_next_now`).
-        if self.going_away && !self.close_sent && self.close_now.is_none() {
+        if self.going_away && !self.close_sent() && self.close_now.is_none() {
             self.going_away = false;
             self.shared.push_close(Message::Close(Some(CloseFrame::new(
                 CloseCode::AWAY,
@@ -398,7 +372,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// there or a data message waits in the inbox. `Err` when the
     /// connection ended or failed (the receiving handle learns why).
     fn read_ahead(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
-        while !self.done && !self.close_received && self.inbox_has_room() {
+        while !self.done && !self.close_received() && self.inbox_has_room() {
             match self.poll_read(cx) {
                 Poll::Ready(Ok(Read::Message(message))) => {
                     if self.inbox.len() >= INBOX_MAX {
@@ -446,7 +420,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// does not.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
-            if self.done || self.close_sent {
+            if self.done || self.close_sent() {
                 return Poll::Ready(Err(Error::Closed));
             }
             if let Poll::Ready(ready) = self.shared.poll_room(cx.waker()) {
@@ -466,7 +440,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if let Some(code) = frame.as_ref().map(|f| f.code).filter(|c| !c.is_sendable()) {
                 return Poll::Ready(Err(Error::InvalidCloseCode(code.into())));
             }
-            if !self.close_sent && !self.done {
+            if !self.close_sent() && !self.done {
                 self.shared.push_close(Message::Close(frame));
             }
         }
@@ -482,7 +456,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// The TCP connection ended. RFC 6455 §7.1.5: without a Close frame,
     /// the connection closed abnormally (1006), which the handler is told.
     fn on_end(&mut self) {
-        if !self.close_received && !self.close_sent {
+        if !self.close_received() && !self.close_sent() {
             self.error = Some(Error::AbnormalClosure);
         }
         self.done = true;
@@ -501,7 +475,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// that names the cause before anything still queued, then close.
     fn fail(&mut self, error: Error) {
         match error.close_code() {
-            Some(code) if !self.close_sent => {
+            // The protocol's own failures: `proto` owes their Close.
+            Some(_) if matches!(error, Error::Protocol(_)) && self.proto.owes_control() => {
+                self.shared.close(true);
+                self.error = Some(error);
+            }
+            Some(code) if !self.close_sent() => {
                 self.close_now = Some(CloseFrame::new(code, Utf8Bytes::from(error.to_string())));
                 self.shared.close(true);
                 self.error = Some(error);
@@ -532,11 +511,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             fired = true;
             match expired {
                 Expired::Ping => self.ping = true,
-                Expired::Pong if !self.close_sent => {
+                Expired::Pong if !self.close_sent() => {
                     crate::metrics::websocket_timeout("pong");
                     self.fail(Error::PongTimeout);
                 }
-                Expired::Idle if !self.close_sent => {
+                Expired::Idle if !self.close_sent() => {
                     crate::metrics::websocket_timeout("idle");
                     self.fail(Error::IdleTimeout);
                 }
@@ -560,38 +539,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
         loop {
-            let rules = self.rules();
-            let decoded = frame::decode(&self.rbuf, rules).map_err(|e| self.frame_error(e))?;
-            match decoded {
-                Some((header, header_len)) => {
-                    let len = header.payload_len as usize;
-                    // Refuse a message over the limit before reading it.
-                    if !header.opcode.is_control() && !header.rsv1 {
-                        let held = self.partial.as_ref().map_or(0, |p| p.buf.len());
-                        let compressed = self.partial.as_ref().is_some_and(|p| p.compressed);
-                        if !compressed && held + len > self.limits.max_message_size {
-                            return Poll::Ready(Err(Error::TooBig {
-                                limit: self.limits.max_message_size,
-                            }));
-                        }
-                    }
-                    let frame_len = header_len + len;
-                    if self.rbuf.len() >= frame_len {
-                        self.rbuf.advance(header_len);
-                        let mut payload = self.rbuf.split_to(len);
-                        if let Some(key) = header.mask {
-                            mask::apply(&mut payload, key);
-                        }
-                        return Poll::Ready(self.on_frame(header, payload));
-                    }
-                    self.rbuf.reserve(frame_len - self.rbuf.len());
-                }
-                None => {
-                    if self.rbuf.capacity() - self.rbuf.len() < MAX_HEADER_LEN {
-                        self.rbuf
-                            .reserve(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
-                    }
-                }
+            match self.proto.receive(&mut self.rbuf) {
+                Ok(Some(event)) => return Poll::Ready(Ok(self.on_event(event))),
+                Ok(None) => {}
+                Err(error) => return Poll::Ready(Err(Error::Protocol(error))),
+            }
+            // Grow with what arrives, never on the word of a header: a
+            // frame that announces a megabyte and trickles holds what came.
+            let want = self
+                .proto
+                .missing(&self.rbuf)
+                .min(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
+            if self.rbuf.capacity() - self.rbuf.len() < want {
+                self.rbuf.reserve(want);
             }
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Read::End)),
@@ -608,110 +568,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    fn frame_error(&self, error: FrameError) -> Error {
-        match error {
-            FrameError::TooLarge => Error::TooBig {
-                limit: self.limits.max_frame_size,
+    fn on_event(&mut self, event: Event) -> Read {
+        match event {
+            Event::Message(message) => {
+                self.timers.data();
+                Read::Message(message)
+            }
+            // The Pong is owed in `proto`, written before what is queued.
+            Event::Ping(payload) => Read::Message(Message::Ping(payload)),
+            Event::Pong(payload) => Read::Message(Message::Pong(payload)),
+            Event::Close(frame) => match self.proto.take_close_reply() {
+                // §5.5.1: answer with the same code, after what the handler
+                // already queued; nothing is taken after it.
+                Some(reply) => {
+                    self.shared.push_close(reply);
+                    Read::Message(Message::Close(frame))
+                }
+                // The answer to our Close: the handshake is over.
+                None => Read::Nothing,
             },
-            other => Error::Protocol(other.to_string()),
         }
-    }
-
-    fn on_frame(&mut self, header: frame::Header, payload: BytesMut) -> Result<Read, Error> {
-        match header.opcode {
-            OpCode::Ping => {
-                let payload = payload.freeze();
-                if !self.close_sent {
-                    self.pong = Some(payload.clone());
-                }
-                Ok(Read::Message(Message::Ping(payload)))
-            }
-            OpCode::Pong => Ok(Read::Message(Message::Pong(payload.freeze()))),
-            OpCode::Close => {
-                let frame = close::decode(payload.freeze()).map_err(|bad| match bad {
-                    BadClose::Reason => Error::InvalidUtf8,
-                    BadClose::Truncated => Error::Protocol("close payload of one byte".into()),
-                    BadClose::Code(code) => Error::Protocol(format!("invalid close code {code}")),
-                })?;
-                self.close_received = true;
-                if self.close_sent {
-                    // The answer to our Close: the handshake is over.
-                    return Ok(Read::Nothing);
-                }
-                // §5.5.1: answer with the same code (an empty Close with an
-                // empty one), after what the handler already queued.
-                let reply = frame.as_ref().map(|f| CloseFrame::new(f.code, ""));
-                self.shared.push_close(Message::Close(reply));
-                Ok(Read::Message(Message::Close(frame)))
-            }
-            OpCode::Text | OpCode::Binary | OpCode::Continuation => self.on_data(header, payload),
-        }
-    }
-
-    fn on_data(&mut self, header: frame::Header, payload: BytesMut) -> Result<Read, Error> {
-        let first = header.opcode != OpCode::Continuation;
-        match (first, self.partial.is_some()) {
-            (false, false) => {
-                return Err(Error::Protocol(
-                    "continuation frame without a message".into(),
-                ))
-            }
-            (true, true) => {
-                return Err(Error::Protocol(
-                    "new message before the previous one ended".into(),
-                ))
-            }
-            _ => {}
-        }
-        if self.close_sent {
-            // §1.4: after our Close, data is read and dropped.
-            return Ok(Read::Nothing);
-        }
-        self.timers.data();
-        // One frame, not compressed: the payload is the message, no copy.
-        if first && header.fin && !header.rsv1 {
-            let bytes = payload.freeze();
-            return Ok(Read::Message(if header.opcode == OpCode::Text {
-                Message::Text(Utf8Bytes::try_from(bytes).map_err(|_| Error::InvalidUtf8)?)
-            } else {
-                Message::Binary(bytes)
-            }));
-        }
-        let partial = self.partial.get_or_insert_with(|| Partial {
-            text: header.opcode == OpCode::Text,
-            compressed: header.rsv1,
-            buf: Vec::new(),
-            checked: 0,
-        });
-        if partial.compressed {
-            #[cfg(feature = "deflate")]
-            if let Some(deflate) = &mut self.deflate {
-                let limit = self.limits.max_message_size;
-                deflate
-                    .inflate(&payload, header.fin, &mut partial.buf, limit)
-                    .map_err(|e| match e {
-                        InflateError::TooBig => Error::TooBig { limit },
-                        InflateError::Corrupt => Error::Protocol("invalid deflate data".into()),
-                    })?;
-            }
-        } else {
-            partial.buf.extend_from_slice(&payload);
-        }
-        if partial.text {
-            // §8.1: fail as soon as the text cannot be UTF-8.
-            partial.checked = utf8::check(&partial.buf, partial.checked, header.fin)
-                .map_err(|()| Error::InvalidUtf8)?;
-        }
-        if !header.fin {
-            return Ok(Read::Nothing);
-        }
-        let Partial { text, buf, .. } = self.partial.take().expect("checked above");
-        let bytes = Bytes::from(buf);
-        Ok(Read::Message(if text {
-            Message::Text(Utf8Bytes::from_validated(bytes))
-        } else {
-            Message::Binary(bytes)
-        }))
     }
 
     // --- writing -----------------------------------------------------------
@@ -773,20 +649,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Moves frames into `out`/`big`; `false` when there is nothing to send.
     fn refill(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.close_sent {
+        if self.close_sent() {
             return false;
         }
         if let Some(frame) = self.close_now.take() {
-            self.encode_close(Some(frame));
+            self.encode(Message::Close(Some(frame)));
             return true;
         }
-        if let Some(payload) = self.pong.take() {
-            self.encode_control(OpCode::Pong, &payload);
+        // The Close that fails the connection, or the Pong owed.
+        if self.proto.transmit_control(&mut self.out) && self.close_sent() {
+            self.on_close_sent();
+            return true;
         }
         if std::mem::take(&mut self.ping) {
-            self.encode_control(OpCode::Ping, &[]);
+            self.encode(Message::Ping(Bytes::new()));
         }
-        while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent {
+        while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent() {
             let Some((seq, message)) = self.shared.pop(cx.waker()) else {
                 break;
             };
@@ -798,51 +676,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Encodes one message into `out` (and `big`, which must be empty).
     fn encode(&mut self, message: Message) {
-        match message {
-            Message::Text(text) => self.encode_data(OpCode::Text, text.into_bytes()),
-            Message::Binary(bytes) => self.encode_data(OpCode::Binary, bytes),
-            Message::Ping(payload) => self.encode_control(OpCode::Ping, &payload),
-            Message::Pong(payload) => self.encode_control(OpCode::Pong, &payload),
-            Message::Close(frame) => self.encode_close(frame),
+        let data = matches!(message, Message::Text(_) | Message::Binary(_));
+        let closing = matches!(message, Message::Close(_));
+        // Refused only after our Close or for a forbidden close code, which
+        // the handles check before they queue.
+        if let Ok(payload) = self.proto.send(message, &mut self.out) {
+            if data {
+                self.timers.data();
+            }
+            if !payload.is_empty() {
+                self.big = payload;
+            }
+            if closing {
+                self.on_close_sent();
+            }
         }
     }
 
-    fn encode_close(&mut self, frame: Option<CloseFrame>) {
-        let payload = frame.map(|f| f.encode()).unwrap_or_default();
-        self.encode_control(OpCode::Close, &payload);
-        self.close_sent = true;
+    fn on_close_sent(&mut self) {
         self.shared.close(true);
         self.timers.close_sent();
     }
+}
 
-    /// A control frame's payload is cut to the 125 bytes RFC 6455 §5.5
-    /// allows.
-    fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        let payload = &payload[..payload.len().min(125)];
-        let mut header = [0; MAX_HEADER_LEN];
-        let n = frame::encode(true, false, opcode, payload.len(), None, &mut header);
-        self.out.extend_from_slice(&header[..n]);
-        self.out.extend_from_slice(payload);
+/// The protocol of a connection with `settings`.
+fn protocol(settings: &Settings) -> Protocol {
+    let proto = Protocol::new(&settings.limits);
+    #[cfg(feature = "deflate")]
+    if let Some((agreed, config)) = &settings.deflate {
+        return proto.with_deflate(agreed, config);
     }
-
-    fn encode_data(&mut self, opcode: OpCode, payload: Bytes) {
-        self.timers.data();
-        #[allow(unused_mut)]
-        let (mut payload, mut rsv1) = (payload, false);
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = &mut self.deflate {
-            if let Some(compressed) = deflate.compress(&payload) {
-                payload = Bytes::from(compressed);
-                rsv1 = true;
-            }
-        }
-        let mut header = [0; MAX_HEADER_LEN];
-        let n = frame::encode(true, rsv1, opcode, payload.len(), None, &mut header);
-        self.out.extend_from_slice(&header[..n]);
-        if payload.len() <= COPY_MAX {
-            self.out.extend_from_slice(&payload);
-        } else {
-            self.big = payload;
-        }
-    }
+    proto
 }

@@ -4,6 +4,7 @@ use std::{fmt, io};
 
 use super::close::CloseCode;
 use super::message::Message;
+use crate::websocket::proto::ProtocolError;
 
 /// Why a WebSocket connection ended, returned once by
 /// [`recv`](super::WebSocket::recv), or why a message could not be sent.
@@ -20,17 +21,10 @@ use super::message::Message;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer broke RFC 6455 or RFC 7692; the server closed with 1002.
-    Protocol(String),
-    /// A text message, or a close reason, was not UTF-8; closed with 1007
-    /// (RFC 6455 §8.1).
-    InvalidUtf8,
-    /// A frame or message, after decompression, was over its limit; closed
-    /// with 1009.
-    TooBig {
-        /// The limit in bytes.
-        limit: usize,
-    },
+    /// The peer broke RFC 6455 or RFC 7692 (text that is not UTF-8 and a
+    /// message over its limit included); the server closed with
+    /// [`ProtocolError::close_code`].
+    Protocol(ProtocolError),
     /// No Pong, nor anything else, came back within the pong timeout after
     /// a Ping.
     PongTimeout,
@@ -59,9 +53,7 @@ impl Error {
     /// reports it (never sent).
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
-            Self::Protocol(_) => Some(CloseCode::PROTOCOL),
-            Self::InvalidUtf8 => Some(CloseCode::INVALID),
-            Self::TooBig { .. } => Some(CloseCode::SIZE),
+            Self::Protocol(error) => Some(error.close_code()),
             Self::IdleTimeout => Some(CloseCode::NORMAL),
             Self::PongTimeout => Some(CloseCode::POLICY),
             Self::AbnormalClosure => Some(CloseCode::ABNORMAL),
@@ -81,9 +73,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Protocol(why) => write!(f, "websocket protocol error: {why}"),
-            Self::InvalidUtf8 => f.write_str("websocket text is not UTF-8"),
-            Self::TooBig { limit } => write!(f, "websocket message over the {limit}-byte limit"),
+            Self::Protocol(error) => write!(f, "websocket protocol error: {error}"),
             Self::PongTimeout => f.write_str("websocket peer did not answer a ping in time"),
             Self::IdleTimeout => f.write_str("websocket idle timeout"),
             Self::WriteTimeout => f.write_str("websocket peer stopped reading (write timeout)"),
@@ -101,6 +91,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
+            Self::Protocol(e) => Some(e),
             _ => None,
         }
     }

@@ -17,13 +17,9 @@
 //! [`Sender::try_send`] is written by the next poll of any handle.
 
 mod close;
-#[cfg(feature = "deflate")]
-pub(crate) mod compress;
 mod conn;
 mod driver;
 mod error;
-pub(crate) mod frame;
-pub(crate) mod mask;
 mod message;
 mod sender;
 mod settings;
@@ -44,8 +40,6 @@ use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use close::{CloseCode, CloseFrame};
-#[cfg(feature = "deflate")]
-pub(crate) use compress::Pool as DeflatePool;
 use conn::Conn;
 use driver::Driver;
 pub use error::{Error, TrySendError};

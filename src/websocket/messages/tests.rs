@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-use super::frame::{self, OpCode, Rules, MAX_HEADER_LEN};
 use super::*;
+use crate::websocket::proto::frame::{self, OpCode, Rules, MAX_HEADER_LEN};
+use crate::websocket::proto::mask;
 use crate::websocket::FrameLimits;
+use crate::websocket::ProtocolError;
 
 const KEY: [u8; 4] = [0xA1, 0xB2, 0xC3, 0xD4];
 
@@ -215,7 +217,10 @@ async fn invalid_utf8_fails_in_the_fragment_that_breaks_it() {
         .unwrap();
     let (first, payload) = server_frame(&mut client).await.unwrap();
     assert_eq!((first, close_code(&payload)), (0x88, 1007));
-    assert!(matches!(handler.await.unwrap(), Some(Error::InvalidUtf8)));
+    assert!(matches!(
+        handler.await.unwrap(),
+        Some(Error::Protocol(ProtocolError::InvalidUtf8))
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -441,5 +446,8 @@ async fn permessage_deflate_round_trip_and_bomb() {
     client.write_all(&client_frame(0xC2, &bomb)).await.unwrap();
     let (first, payload) = server_frame(&mut client).await.unwrap();
     assert_eq!((first, close_code(&payload)), (0x88, 1009));
-    assert!(matches!(handler.await.unwrap(), Some(Error::TooBig { .. })));
+    assert!(matches!(
+        handler.await.unwrap(),
+        Some(Error::Protocol(ProtocolError::TooBig { .. }))
+    ));
 }

@@ -172,6 +172,13 @@ impl Protocol {
         }
     }
 
+    /// Whether a control frame is owed ([`transmit_control`](Self::transmit_control)):
+    /// a driver stops reading while it cannot write it, so a peer that
+    /// pings and never reads meets backpressure (§5.5.3).
+    pub fn owes_control(&self) -> bool {
+        self.pong.is_some() || self.fail.is_some()
+    }
+
     /// How many more bytes the next frame needs (see [`Decoder::missing`]).
     pub fn missing(&self, buf: &[u8]) -> usize {
         self.decoder.missing(buf)

@@ -1,3 +1,0 @@
-//! Moved to the protocol core (`websocket::proto::mask`); kept for the
-//! driver until it uses the core. Dead once it does.
-pub(crate) use crate::websocket::proto::mask::*;
