@@ -84,7 +84,7 @@ pub struct DeflateConfig {
     pub(crate) threshold: usize,
     /// States borrowed by the message layer's connections, per message.
     #[cfg(feature = "deflate")]
-    pub(crate) codecs: std::sync::Arc<super::proto::compress::Pool>,
+    pub(crate) codecs: std::sync::Arc<super::proto::pool::Pool>,
 }
 
 impl Default for DeflateConfig {

@@ -25,15 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::conn::Conn;
 use super::error::Error;
-use super::sender::Shared;
-
-/// What a [`Sender`](super::Sender) asks of its connection, whatever the
-/// IO type.
-pub(crate) trait Drive: Send + Sync {
-    /// Drives the connection until the message numbered `seq` is written
-    /// and flushed (`u64::MAX`: until nothing is left to write).
-    fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>>;
-}
+use super::sender::{Drive, Shared};
 
 /// The tasks to wake when the connection can make progress.
 #[derive(Debug, Default)]

@@ -141,7 +141,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WebSocket<S> {
     /// connection alive: once the socket (or its [`Receiver`]) is dropped,
     /// it returns [`Error::Closed`].
     pub fn sender(&self) -> Sender {
-        let driver: Arc<dyn driver::Drive> = self.driver.clone();
+        let driver: Arc<dyn sender::Drive> = self.driver.clone();
         Sender::new(self.driver.shared.clone(), Arc::downgrade(&driver))
     }
 

@@ -9,7 +9,6 @@ use std::task::{Context, Poll, Waker};
 
 use futures_sink::Sink;
 
-use super::driver::Drive;
 use super::error::{Error, TrySendError};
 use super::message::Message;
 
@@ -18,6 +17,14 @@ use super::message::Message;
 /// So that a flood of empty messages is bounded too (about 1,000 fit in the
 /// default 64 KiB).
 pub(crate) const MESSAGE_OVERHEAD: usize = 64;
+
+/// What a [`Sender`](super::Sender) asks of its connection, whatever the
+/// IO type.
+pub(crate) trait Drive: Send + Sync {
+    /// Drives the connection until the message numbered `seq` is written
+    /// and flushed (`u64::MAX`: until nothing is left to write).
+    fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>>;
+}
 
 /// The queue between handles and the connection that writes it.
 #[derive(Debug)]

@@ -43,6 +43,8 @@ mod encode;
 mod error;
 pub(crate) mod frame;
 pub(crate) mod mask;
+#[cfg(feature = "deflate")]
+pub(crate) mod pool;
 mod utf8;
 
 use bytes::{Bytes, BytesMut};
