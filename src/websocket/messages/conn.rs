@@ -32,6 +32,9 @@ use crate::websocket::proto::frame::MAX_HEADER_LEN;
 use crate::websocket::proto::{CloseState, Event, Protocol};
 use crate::websocket::FrameLimits;
 
+/// The most the read buffer grows by, past what has arrived, on the word
+/// of a frame header.
+const READ_AHEAD: usize = 64 * 1024;
 /// How much is gathered from the queue into one write.
 const BATCH: usize = 16 * 1024;
 /// A write buffer larger than this is released once empty.
@@ -240,6 +243,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                         ))));
                         continue;
                     }
+                    self.release_read_buffer();
                     return Poll::Pending;
                 }
             }
@@ -293,7 +297,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     ) -> Poll<Result<(), Error>> {
         while let Some(message) = slot.take() {
             if self.done || self.close_sent() || self.error.is_some() {
-                return Poll::Ready(Err(Error::Closed));
+                *slot = Some(message);
+                return self.poll_closed(cx);
             }
             // Straight to the write buffer when nothing waits before it:
             // no queue round trip.
@@ -305,7 +310,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                     self.encode(message);
                 }
                 Ok((n, None)) => *seq = n,
-                Err(e) if e.is_closed() => return Poll::Ready(Err(Error::Closed)),
+                Err(e) if e.is_closed() => {
+                    *slot = Some(e.into_message());
+                    return self.poll_closed(cx);
+                }
                 Err(e) => {
                     *slot = Some(e.into_message());
                     // Full: writing makes room.
@@ -318,6 +326,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
         }
         self.poll_written_now(cx, *seq)
+    }
+
+    /// The connection takes no more messages (a Close is queued or sent,
+    /// or it failed): finish writing what it owes, our Close above all,
+    /// then say [`Error::Closed`]. A handler whose `send` fails during a
+    /// shutdown and returns at once still leaves its Close 1001 on the
+    /// wire.
+    pub(crate) fn poll_closed<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        if !self.done && self.poll_write(cx, u64::MAX).is_pending() {
+            return self.poll_read_ahead(cx);
+        }
+        Poll::Ready(Err(Error::Closed))
     }
 
     /// Drives the connection until the message numbered `seq` is written
@@ -352,18 +372,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         } else {
             self.poll_write(cx, seq)
         };
-        // Whatever the write did, take what has arrived: Pongs to our
-        // keepalive Pings, the peer's Pings and Close. A task that only
-        // sends keeps the connection alive this way.
-        let ended = self.read_ahead(cx).is_err();
         match wrote {
             Poll::Ready(Err(e)) => Poll::Ready(Err(self.end(e.into()))),
             Poll::Ready(Ok(())) if self.written >= seq || seq == u64::MAX => Poll::Ready(Ok(())),
             // Everything queued is written, and not this message: it was
             // dropped when the connection failed.
             Poll::Ready(Ok(())) => Poll::Ready(Err(Error::Closed)),
-            Poll::Pending if ended => Poll::Ready(Err(Error::Closed)),
-            Poll::Pending => Poll::Pending,
+            // While the write waits, take what arrives.
+            Poll::Pending => self.poll_read_ahead(cx),
         }
     }
 
@@ -396,6 +412,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => break,
             }
         }
+        self.release_read_buffer();
         Ok(())
     }
 
@@ -544,12 +561,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Ok(None) => {}
                 Err(error) => return Poll::Ready(Err(Error::Protocol(error))),
             }
-            // Grow with what arrives, never on the word of a header: a
-            // frame that announces a megabyte and trickles holds what came.
+            // Room for the rest of the frame, but never more than what has
+            // arrived (or READ_AHEAD) on the word of a header: a frame that
+            // announces a megabyte and trickles holds what came, doubling.
+            // Plus a read's worth, so that the read completing a frame is
+            // short (tokio then skips the read that would find nothing)
+            // and brings the next header along: one or two reads a frame,
+            // not three (benches/results/2026-12-06-profile-tower-upgrade.txt).
             let want = self
                 .proto
                 .missing(&self.rbuf)
-                .min(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
+                .min(self.rbuf.len().max(READ_AHEAD))
+                .saturating_add(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
             if self.rbuf.capacity() - self.rbuf.len() < want {
                 self.rbuf.reserve(want);
             }
@@ -557,14 +580,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Read::End)),
                 Poll::Ready(Ok(_)) => self.timers.read(),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
-                Poll::Pending => {
-                    // Idle: keep no read buffer.
-                    if self.rbuf.is_empty() {
-                        self.rbuf = BytesMut::new();
-                    }
-                    return Poll::Pending;
-                }
+                Poll::Pending => return Poll::Pending,
             }
+        }
+    }
+
+    /// Idle: keep no read buffer (a connection that waits costs almost
+    /// nothing); called where a poll is about to wait.
+    fn release_read_buffer(&mut self) {
+        if self.rbuf.is_empty() {
+            self.rbuf = BytesMut::new();
         }
     }
 

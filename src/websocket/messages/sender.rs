@@ -308,7 +308,15 @@ impl Sender {
             let next = message.take().expect("polled after completion");
             match self.shared.push(next, Some(cx.waker()), false) {
                 Ok(seq) => Poll::Ready(Ok(seq)),
-                Err(e) if e.is_closed() => Poll::Ready(Err(Error::Closed)),
+                // Closed: the Close owed goes out first (see
+                // `Conn::poll_closed`), then the error.
+                Err(e) if e.is_closed() => {
+                    message = Some(e.into_message());
+                    match self.poll_written(cx, u64::MAX) {
+                        Poll::Pending => Poll::Pending,
+                        Poll::Ready(_) => Poll::Ready(Err(Error::Closed)),
+                    }
+                }
                 Err(e) => {
                     message = Some(e.into_message());
                     // Full: writing makes room.
