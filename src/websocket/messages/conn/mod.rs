@@ -11,12 +11,11 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
-use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
@@ -28,9 +27,11 @@ use super::settings::Settings;
 use super::timers::{Expired, Timers};
 use super::utf8::Utf8Bytes;
 use crate::lifecycle::ShutdownSignal;
-use crate::websocket::proto::frame::MAX_HEADER_LEN;
-use crate::websocket::proto::{CloseState, Event, Protocol};
+use crate::websocket::proto::{CloseState, Protocol};
 use crate::websocket::FrameLimits;
+
+mod read;
+mod write;
 
 /// The most the read buffer grows by, past what has arrived, on the word
 /// of a frame header.
@@ -383,56 +384,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// Reads what has arrived into the inbox, for the receiving handle
-    /// (answering Pings, taking Pongs and Closes), until nothing more is
-    /// there or a data message waits in the inbox. `Err` when the
-    /// connection ended or failed (the receiving handle learns why).
-    fn read_ahead(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
-        while !self.done && !self.close_received() && self.inbox_has_room() {
-            match self.poll_read(cx) {
-                Poll::Ready(Ok(Read::Message(message))) => {
-                    if self.inbox.len() >= INBOX_MAX {
-                        let ping_or_pong =
-                            |m: &Message| matches!(m, Message::Ping(_) | Message::Pong(_));
-                        if let Some(i) = self.inbox.iter().position(ping_or_pong) {
-                            self.inbox.remove(i);
-                        }
-                    }
-                    self.inbox.push_back(message);
-                }
-                Poll::Ready(Ok(Read::Nothing)) => {}
-                Poll::Ready(Ok(Read::End)) => {
-                    self.on_end();
-                    return Err(());
-                }
-                Poll::Ready(Err(error)) => {
-                    self.fail(error);
-                    return Err(());
-                }
-                Poll::Pending => break,
-            }
-        }
-        self.release_read_buffer();
-        Ok(())
-    }
-
-    /// [`read_ahead`](Self::read_ahead) for a sending handle that waits
-    /// for room or for its write: `Pending`, or `Closed` when the
-    /// connection ended.
-    fn poll_read_ahead<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
-        match self.read_ahead(cx) {
-            Ok(()) => Poll::Pending,
-            Err(()) => Poll::Ready(Err(Error::Closed)),
-        }
-    }
-
-    fn inbox_has_room(&self) -> bool {
-        !self
-            .inbox
-            .iter()
-            .any(|m| matches!(m, Message::Text(_) | Message::Binary(_) | Message::Close(_)))
-    }
-
     /// Whether the send buffer takes another message; writes while it
     /// does not.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -550,177 +501,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             }
         }
         Ok(fired)
-    }
-
-    // --- reading -----------------------------------------------------------
-
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Read, Error>> {
-        loop {
-            match self.proto.receive(&mut self.rbuf) {
-                Ok(Some(event)) => return Poll::Ready(Ok(self.on_event(event))),
-                Ok(None) => {}
-                Err(error) => return Poll::Ready(Err(Error::Protocol(error))),
-            }
-            // Room for the rest of the frame, but never more than what has
-            // arrived (or READ_AHEAD) on the word of a header: a frame that
-            // announces a megabyte and trickles holds what came, doubling.
-            // Plus a read's worth, so that the read completing a frame is
-            // short (tokio then skips the read that would find nothing)
-            // and brings the next header along: one or two reads a frame,
-            // not three (benches/results/2026-12-06-profile-tower-upgrade.txt).
-            let want = self
-                .proto
-                .missing(&self.rbuf)
-                .min(self.rbuf.len().max(READ_AHEAD))
-                .saturating_add(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
-            if self.rbuf.capacity() - self.rbuf.len() < want {
-                self.rbuf.reserve(want);
-            }
-            match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Read::End)),
-                Poll::Ready(Ok(_)) => self.timers.read(),
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-    }
-
-    /// Idle: keep no read buffer (a connection that waits costs almost
-    /// nothing); called where a poll is about to wait.
-    fn release_read_buffer(&mut self) {
-        if self.rbuf.is_empty() {
-            self.rbuf = BytesMut::new();
-        }
-    }
-
-    fn on_event(&mut self, event: Event) -> Read {
-        match event {
-            Event::Message(message) => {
-                self.timers.data();
-                Read::Message(message)
-            }
-            // The Pong is owed in `proto`, written before what is queued.
-            Event::Ping(payload) => Read::Message(Message::Ping(payload)),
-            Event::Pong(payload) => Read::Message(Message::Pong(payload)),
-            Event::Close(frame) => match self.proto.take_close_reply() {
-                // §5.5.1: answer with the same code, after what the handler
-                // already queued; nothing is taken after it.
-                Some(reply) => {
-                    self.shared.push_close(reply);
-                    Read::Message(Message::Close(frame))
-                }
-                // The answer to our Close: the handshake is over.
-                None => Read::Nothing,
-            },
-        }
-    }
-
-    // --- writing -----------------------------------------------------------
-
-    /// Writes what is pending and queued; `Ready(Ok)` once all of it is
-    /// flushed, or once the message numbered `until` is.
-    fn poll_write(&mut self, cx: &mut Context<'_>, until: u64) -> Poll<io::Result<()>> {
-        loop {
-            if self.out.is_empty() && self.big.is_empty() {
-                // What was encoded is written: flushed, it counts as sent.
-                if self.needs_flush {
-                    if Pin::new(&mut self.io).poll_flush(cx)?.is_pending() {
-                        self.timers.write_blocked();
-                        return Poll::Pending;
-                    }
-                    self.needs_flush = false;
-                }
-                self.written = self.encoded;
-                if self.written >= until || !self.refill(cx) {
-                    break;
-                }
-            }
-            let io = Pin::new(&mut self.io);
-            let written = if self.big.is_empty() {
-                io.poll_write(cx, &self.out)
-            } else if self.out.is_empty() {
-                io.poll_write(cx, &self.big)
-            } else if io.is_write_vectored() {
-                io.poll_write_vectored(cx, &[IoSlice::new(&self.out), IoSlice::new(&self.big)])
-            } else {
-                io.poll_write(cx, &self.out)
-            };
-            let n = match written {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => {
-                    self.timers.write_blocked();
-                    return Poll::Pending;
-                }
-            };
-            let from_out = n.min(self.out.len());
-            self.out.advance(from_out);
-            self.big.advance(n - from_out);
-            self.needs_flush = true;
-            self.timers.write_done();
-        }
-        self.timers.write_done();
-        if self.out.capacity() > KEEP_OUT {
-            self.out = BytesMut::new();
-        } else {
-            self.out.clear();
-        }
-        // A written large payload still holds its allocation (often the
-        // whole read buffer it was received in): let it go.
-        self.big = Bytes::new();
-        Poll::Ready(Ok(()))
-    }
-
-    /// Moves frames into `out`/`big`; `false` when there is nothing to send.
-    fn refill(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.close_sent() {
-            return false;
-        }
-        if let Some(frame) = self.close_now.take() {
-            self.encode(Message::Close(Some(frame)));
-            return true;
-        }
-        // The Close that fails the connection, or the Pong owed.
-        if self.proto.transmit_control(&mut self.out) && self.close_sent() {
-            self.on_close_sent();
-            return true;
-        }
-        if std::mem::take(&mut self.ping) {
-            self.encode(Message::Ping(Bytes::new()));
-        }
-        while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent() {
-            let Some((seq, message)) = self.shared.pop(cx.waker()) else {
-                break;
-            };
-            self.encoded = seq;
-            self.encode(message);
-        }
-        !self.out.is_empty() || !self.big.is_empty()
-    }
-
-    /// Encodes one message into `out` (and `big`, which must be empty).
-    fn encode(&mut self, message: Message) {
-        let data = matches!(message, Message::Text(_) | Message::Binary(_));
-        let closing = matches!(message, Message::Close(_));
-        // Refused only after our Close or for a forbidden close code, which
-        // the handles check before they queue.
-        if let Ok(payload) = self.proto.send(message, &mut self.out) {
-            if data {
-                self.timers.data();
-            }
-            if !payload.is_empty() {
-                self.big = payload;
-            }
-            if closing {
-                self.on_close_sent();
-            }
-        }
-    }
-
-    fn on_close_sent(&mut self) {
-        self.shared.close(true);
-        self.timers.close_sent();
     }
 }
 

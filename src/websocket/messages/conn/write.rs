@@ -1,0 +1,122 @@
+//! The writing side of a [`Conn`]: the Close and Pong owed, our Ping,
+//! then the queue, encoded by the protocol core and written (header and
+//! large payload in one vectored write), each message counted as written
+//! once flushed.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::{Conn, BATCH, KEEP_OUT};
+use crate::websocket::messages::message::Message;
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    /// Writes what is pending and queued; `Ready(Ok)` once all of it is
+    /// flushed, or once the message numbered `until` is.
+    pub(super) fn poll_write(&mut self, cx: &mut Context<'_>, until: u64) -> Poll<io::Result<()>> {
+        loop {
+            if self.out.is_empty() && self.big.is_empty() {
+                // What was encoded is written: flushed, it counts as sent.
+                if self.needs_flush {
+                    if Pin::new(&mut self.io).poll_flush(cx)?.is_pending() {
+                        self.timers.write_blocked();
+                        return Poll::Pending;
+                    }
+                    self.needs_flush = false;
+                }
+                self.written = self.encoded;
+                if self.written >= until || !self.refill(cx) {
+                    break;
+                }
+            }
+            let io = Pin::new(&mut self.io);
+            let written = if self.big.is_empty() {
+                io.poll_write(cx, &self.out)
+            } else if self.out.is_empty() {
+                io.poll_write(cx, &self.big)
+            } else if io.is_write_vectored() {
+                io.poll_write_vectored(cx, &[IoSlice::new(&self.out), IoSlice::new(&self.big)])
+            } else {
+                io.poll_write(cx, &self.out)
+            };
+            let n = match written {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {
+                    self.timers.write_blocked();
+                    return Poll::Pending;
+                }
+            };
+            let from_out = n.min(self.out.len());
+            self.out.advance(from_out);
+            self.big.advance(n - from_out);
+            self.needs_flush = true;
+            self.timers.write_done();
+        }
+        self.timers.write_done();
+        if self.out.capacity() > KEEP_OUT {
+            self.out = BytesMut::new();
+        } else {
+            self.out.clear();
+        }
+        // A written large payload still holds its allocation (often the
+        // whole read buffer it was received in): let it go.
+        self.big = Bytes::new();
+        Poll::Ready(Ok(()))
+    }
+
+    /// Moves frames into `out`/`big`; `false` when there is nothing to send.
+    pub(super) fn refill(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.close_sent() {
+            return false;
+        }
+        if let Some(frame) = self.close_now.take() {
+            self.encode(Message::Close(Some(frame)));
+            return true;
+        }
+        // The Close that fails the connection, or the Pong owed.
+        if self.proto.transmit_control(&mut self.out) && self.close_sent() {
+            self.on_close_sent();
+            return true;
+        }
+        if std::mem::take(&mut self.ping) {
+            self.encode(Message::Ping(Bytes::new()));
+        }
+        while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent() {
+            let Some((seq, message)) = self.shared.pop(cx.waker()) else {
+                break;
+            };
+            self.encoded = seq;
+            self.encode(message);
+        }
+        !self.out.is_empty() || !self.big.is_empty()
+    }
+
+    /// Encodes one message into `out` (and `big`, which must be empty).
+    pub(super) fn encode(&mut self, message: Message) {
+        let data = matches!(message, Message::Text(_) | Message::Binary(_));
+        let closing = matches!(message, Message::Close(_));
+        // Refused only after our Close or for a forbidden close code, which
+        // the handles check before they queue.
+        if let Ok(payload) = self.proto.send(message, &mut self.out) {
+            if data {
+                self.timers.data();
+            }
+            if !payload.is_empty() {
+                self.big = payload;
+            }
+            if closing {
+                self.on_close_sent();
+            }
+        }
+    }
+
+    pub(super) fn on_close_sent(&mut self) {
+        self.shared.close(true);
+        self.timers.close_sent();
+    }
+}
