@@ -14,8 +14,8 @@ use super::message::Message;
 
 /// What one queued message counts against the send buffer besides its
 /// payload: its queue slot and frame header, and what its `Bytes` holds.
-/// So that a flood of empty messages is bounded too (about 1,000 fit in the
-/// default 64 KiB).
+/// So that a flood of empty messages is bounded too (65,536 fit in the
+/// default 4 MiB).
 pub(crate) const MESSAGE_OVERHEAD: usize = 64;
 
 /// What a [`Sender`](super::Sender) asks of its connection, whatever the
