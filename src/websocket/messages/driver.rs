@@ -30,7 +30,8 @@ use super::sender::{Drive, Shared};
 /// The tasks to wake when the connection can make progress.
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
-    list: Mutex<Vec<Waker>>,
+    /// The first task inline (most connections have one), more after it.
+    list: Mutex<(Option<Waker>, Vec<Waker>)>,
     /// Set by a wake-up (the IO, the timer, the shutdown signal or the
     /// queue), taken by the next poll: it looks at the timers then, even if
     /// the task woken was busy elsewhere (a ticker between two sends).
@@ -40,8 +41,12 @@ pub(crate) struct Waiters {
 impl Waiters {
     fn register(&self, waker: &Waker) {
         let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
-        if !list.iter().any(|w| w.will_wake(waker)) {
-            list.push(waker.clone());
+        let (first, more) = &mut *list;
+        match first {
+            Some(w) if w.will_wake(waker) => {}
+            None => *first = Some(waker.clone()),
+            Some(_) if more.iter().any(|w| w.will_wake(waker)) => {}
+            Some(_) => more.push(waker.clone()),
         }
     }
 }
@@ -53,8 +58,9 @@ impl Wake for Waiters {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.woken.store(true, Ordering::Release);
-        let list = std::mem::take(&mut *self.list.lock().unwrap_or_else(|e| e.into_inner()));
-        list.into_iter().for_each(Waker::wake);
+        let (first, more) =
+            std::mem::take(&mut *self.list.lock().unwrap_or_else(|e| e.into_inner()));
+        first.into_iter().chain(more).for_each(Waker::wake);
     }
 }
 

@@ -77,11 +77,12 @@ pub struct Protocol {
     /// The payload of the latest Ping not yet answered (§5.5.3: an endpoint
     /// may answer only the latest).
     pong: Option<Bytes>,
-    /// The Close that fails the connection (§7.1.7), sent before anything.
-    fail: Option<CloseFrame>,
+    /// The Close that fails the connection (§7.1.7), sent before anything
+    /// (boxed, like `reply`: rare, and an idle connection keeps this struct).
+    fail: Option<Box<CloseFrame>>,
     /// The echo of the peer's Close, for the driver to queue after what the
     /// handler already queued.
-    reply: Option<Option<CloseFrame>>,
+    reply: Option<Box<Option<CloseFrame>>>,
     /// The peer broke the protocol: nothing more is read (§7.1.7).
     failed: bool,
 }
@@ -145,10 +146,10 @@ impl Protocol {
                 Err(error) => {
                     self.failed = true;
                     if self.state == CloseState::Open {
-                        self.fail = Some(CloseFrame::new(
+                        self.fail = Some(Box::new(CloseFrame::new(
                             error.close_code(),
                             Utf8Bytes::from(error.to_string()),
-                        ));
+                        )));
                     }
                     return Err(error);
                 }
@@ -160,7 +161,7 @@ impl Protocol {
                 Event::Close(frame) => {
                     if self.state == CloseState::Open {
                         self.state = CloseState::CloseReceived;
-                        self.reply = Some(close::echo(frame.as_ref()));
+                        self.reply = Some(Box::new(close::echo(frame.as_ref())));
                     } else {
                         // The answer to our Close: the handshake is over.
                         self.state = CloseState::Closed;
@@ -189,7 +190,7 @@ impl Protocol {
     /// The echo of the peer's Close (§5.5.1), once, for the driver to send
     /// after what the handler queued before it.
     pub fn take_close_reply(&mut self) -> Option<Message> {
-        self.reply.take().map(Message::Close)
+        self.reply.take().map(|reply| Message::Close(*reply))
     }
 
     /// Appends what is owed before any queued message: the Close that
@@ -197,7 +198,7 @@ impl Protocol {
     /// when nothing is owed.
     pub fn transmit_control(&mut self, out: &mut BytesMut) -> bool {
         if let Some(frame) = self.fail.take() {
-            encode::encode_close(Some(&frame), out).expect("error codes are sendable");
+            encode::encode_close(Some(&*frame), out).expect("error codes are sendable");
             self.close_sent();
             return true;
         }

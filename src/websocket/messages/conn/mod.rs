@@ -85,7 +85,7 @@ pub(crate) struct Conn<S> {
     ping: bool,
     /// A Close to send before anything queued: a timer failed the
     /// connection (the protocol's own failures are in `proto`).
-    close_now: Option<CloseFrame>,
+    close_now: Option<Box<CloseFrame>>,
     timers: Timers,
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// Shutdown was asked for: Close 1001 once what has arrived is read.
@@ -449,7 +449,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 self.error = Some(error);
             }
             Some(code) if !self.close_sent() => {
-                self.close_now = Some(CloseFrame::new(code, Utf8Bytes::from(error.to_string())));
+                self.close_now = Some(Box::new(CloseFrame::new(
+                    code,
+                    Utf8Bytes::from(error.to_string()),
+                )));
                 self.shared.close(true);
                 self.error = Some(error);
             }

@@ -20,6 +20,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// there or a data message waits in the inbox. `Err` when the
     /// connection ended or failed (the receiving handle learns why).
     pub(super) fn read_ahead(&mut self, cx: &mut Context<'_>) -> Result<(), ()> {
+        // A buffer the receiving side left is kept for it; one allocated
+        // here is given back below if nothing came.
+        let had_buffer = self.rbuf.capacity() > 0;
         while !self.done && !self.close_received() && self.inbox_has_room() {
             match self.poll_read(cx) {
                 Poll::Ready(Ok(Read::Message(message))) => {
@@ -44,7 +47,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 Poll::Pending => break,
             }
         }
-        self.release_read_buffer();
+        if !had_buffer {
+            self.release_read_buffer();
+        }
         Ok(())
     }
 
@@ -84,7 +89,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .missing(&self.rbuf)
                 .min(self.rbuf.len().max(READ_AHEAD))
                 .saturating_add(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
-            if self.rbuf.capacity() - self.rbuf.len() < want {
+            let spare = self.rbuf.capacity() - self.rbuf.len();
+            // Between frames, what is left of the last allocation will do
+            // for the next header: no reallocation per message.
+            let between_frames = self.rbuf.is_empty() && spare >= MAX_HEADER_LEN;
+            if spare < want && !between_frames {
                 self.rbuf.reserve(want);
             }
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {

@@ -75,7 +75,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             return false;
         }
         if let Some(frame) = self.close_now.take() {
-            self.encode(Message::Close(Some(frame)));
+            self.encode(Message::Close(Some(*frame)));
             return true;
         }
         // The Close that fails the connection, or the Pong owed.
