@@ -90,3 +90,14 @@ impl From<Bytes> for Message {
         Self::Binary(bytes)
     }
 }
+
+/// RFC 6455 §7.4: a Close whose code may not be sent (1005, 1006, 1015,
+/// unassigned) is refused before it is queued, and nothing is sent.
+pub(crate) fn check_sendable(message: &Message) -> Result<(), super::Error> {
+    match message {
+        Message::Close(Some(frame)) if !frame.code.is_sendable() => {
+            Err(super::Error::InvalidCloseCode(frame.code.into()))
+        }
+        _ => Ok(()),
+    }
+}

@@ -43,6 +43,7 @@ pub use close::{CloseCode, CloseFrame};
 use conn::Conn;
 use driver::Driver;
 pub use error::{Error, TrySendError};
+use message::check_sendable;
 pub use message::Message;
 pub use sender::Sender;
 pub(crate) use settings::{Settings, Timeouts};
@@ -107,11 +108,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> WebSocket<S> {
     /// (nothing is sent); IO errors and timeouts.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
-        if let Message::Close(Some(frame)) = &message {
-            if !frame.code.is_sendable() {
-                return Err(Error::InvalidCloseCode(frame.code.into()));
-            }
-        }
+        check_sendable(&message)?;
         let (mut slot, mut seq) = (Some(message), 0);
         poll_fn(|cx| {
             self.driver
@@ -174,11 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send + 'static> Sink<Message> for WebSo
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        if let Message::Close(Some(frame)) = &message {
-            if !frame.code.is_sendable() {
-                return Err(Error::InvalidCloseCode(frame.code.into()));
-            }
-        }
+        check_sendable(&message)?;
         let this = self.get_mut();
         // `poll_ready` saw room: the message is taken, even past the bound.
         this.last = this

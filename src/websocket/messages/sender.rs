@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use futures_sink::Sink;
 
 use super::error::{Error, TrySendError};
-use super::message::Message;
+use super::message::{check_sendable, Message};
 
 /// What one queued message counts against the send buffer besides its
 /// payload: its queue slot and frame header, and what its `Bytes` holds.
@@ -298,12 +298,9 @@ impl Sender {
     /// for a Close whose code may not be sent; IO errors and the write
     /// timeout.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
-        let mut message = Some(message.into());
-        if let Some(Message::Close(Some(frame))) = &message {
-            if !frame.code.is_sendable() {
-                return Err(Error::InvalidCloseCode(frame.code.into()));
-            }
-        }
+        let message = message.into();
+        check_sendable(&message)?;
+        let mut message = Some(message);
         let seq = poll_fn(|cx| {
             let next = message.take().expect("polled after completion");
             match self.shared.push(next, Some(cx.waker()), false) {
@@ -353,10 +350,8 @@ impl Sender {
     /// closed error: nothing was queued).
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), TrySendError> {
         let message = message.into();
-        if let Message::Close(Some(frame)) = &message {
-            if !frame.code.is_sendable() {
-                return Err(TrySendError::closed(message));
-            }
+        if check_sendable(&message).is_err() {
+            return Err(TrySendError::closed(message));
         }
         self.shared.push(message, None, false).map(drop)
     }
@@ -394,11 +389,7 @@ impl Sink<Message> for Sender {
     }
 
     fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
-        if let Message::Close(Some(frame)) = &message {
-            if !frame.code.is_sendable() {
-                return Err(Error::InvalidCloseCode(frame.code.into()));
-            }
-        }
+        check_sendable(&message)?;
         // `poll_ready` saw room: the message is taken, even if another
         // handle filled the queue since.
         let this = self.get_mut();

@@ -89,11 +89,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .missing(&self.rbuf)
                 .min(self.rbuf.len().max(READ_AHEAD))
                 .saturating_add(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
-            let spare = self.rbuf.capacity() - self.rbuf.len();
-            // Between frames, what is left of the last allocation will do
-            // for the next header: no reallocation per message.
-            let between_frames = self.rbuf.is_empty() && spare >= MAX_HEADER_LEN;
-            if spare < want && !between_frames {
+            // An empty buffer that is not shared any more is reused from
+            // its start by `reserve`, without a new allocation.
+            if self.rbuf.capacity() - self.rbuf.len() < want {
                 self.rbuf.reserve(want);
             }
             match tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf) {
