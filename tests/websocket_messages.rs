@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use http::{Request, Response};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
+mod support;
+use support::ws::server_frame;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::sync::{oneshot, Notify};
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::Role;
@@ -136,21 +138,6 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&[0, 0, 0, 0]);
     out.extend_from_slice(payload);
     out
-}
-
-/// The first byte of the next server frame (FIN, RSV, opcode) and its
-/// payload; `None` at EOF.
-async fn server_frame(io: &mut (impl AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0; 2];
-    io.read_exact(&mut head).await.ok()?;
-    let len = match head[1] & 0x7F {
-        126 => io.read_u16().await.ok()? as usize,
-        127 => io.read_u64().await.ok()? as usize,
-        n => n as usize,
-    };
-    let mut payload = vec![0; len];
-    io.read_exact(&mut payload).await.ok()?;
-    Some((head[0], payload))
 }
 
 /// 100 binary messages of 100 kB, each starting with its index.

@@ -8,14 +8,14 @@ use std::time::Duration;
 
 use http::{Request, Response};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody, TestIo};
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{Connections, UpgradeLayer};
 
 mod support;
-use support::ws::echo;
+use support::ws::{echo, server_frame};
 
 /// An upgraded connection to echo with `settings`, as the client's IO, and
 /// the layer's connections.
@@ -39,21 +39,6 @@ async fn connect(settings: WebSocketConfig) -> (TestIo, Connections) {
         .into_io()
         .expect("switched");
     (io, connections)
-}
-
-/// The first byte of the next server frame (FIN + opcode), and its payload;
-/// `None` at EOF.
-async fn server_frame(io: &mut (impl AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
-    let mut head = [0; 2];
-    io.read_exact(&mut head).await.ok()?;
-    let len = match head[1] & 0x7F {
-        126 => io.read_u16().await.ok()? as usize,
-        127 => io.read_u64().await.ok()? as usize,
-        n => n as usize,
-    };
-    let mut payload = vec![0; len];
-    io.read_exact(&mut payload).await.ok()?;
-    Some((head[0], payload))
 }
 
 /// The timeouts counted since the last call, by kind (the debugging

@@ -33,3 +33,19 @@ pub async fn echo(conn: tower_upgrade::Upgraded) -> Result<(), tower_upgrade::we
     }
     Ok(())
 }
+
+/// The first byte of the next server frame (FIN, RSV, opcode) and its
+/// payload, read off the raw connection; `None` at EOF.
+pub async fn server_frame(io: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0; 2];
+    io.read_exact(&mut head).await.ok()?;
+    let len = match head[1] & 0x7F {
+        126 => io.read_u16().await.ok()? as usize,
+        127 => io.read_u64().await.ok()? as usize,
+        n => n as usize,
+    };
+    let mut payload = vec![0; len];
+    io.read_exact(&mut payload).await.ok()?;
+    Some((head[0], payload))
+}
