@@ -364,6 +364,91 @@ async fn shutdown_sends_1001_after_what_arrived_and_recv_ends() {
     assert!(handler.await.unwrap().is_none(), "recv ends with None");
 }
 
+/// The shutdown comes while the handler waits in `send` (the client does
+/// not read) and two more messages have arrived: they are echoed before
+/// the Close 1001, not dropped (the drain check of CI once saw 3 of 384
+/// messages lost this way).
+#[tokio::test]
+async fn shutdown_during_a_send_still_echoes_what_arrived() {
+    let connections = crate::Connections::default();
+    let (server, io) = tokio::io::duplex(256);
+    let mut client = client(io);
+    let ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let handler = echo(ws);
+    let big = vec![b'x'; 900];
+    let mut frames = client_frame(0x82, &big);
+    frames.extend(client_frame(0x81, b"two"));
+    frames.extend(client_frame(0x81, b"three"));
+    client.write_all(&frames).await.unwrap();
+    // The handler now waits to write the 900-byte echo into a 256-byte pipe.
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    connections.shutdown();
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(server_frame(&mut client).await.unwrap(), (0x82, big));
+    assert_eq!(
+        server_frame(&mut client).await.unwrap(),
+        (0x81, b"two".to_vec())
+    );
+    assert_eq!(
+        server_frame(&mut client).await.unwrap(),
+        (0x81, b"three".to_vec())
+    );
+    let (first, payload) = server_frame(&mut client).await.unwrap();
+    assert_eq!((first, close_code(&payload)), (0x88, 1001));
+    client
+        .write_all(&client_frame(0x88, &[0x03, 0xE9]))
+        .await
+        .unwrap();
+    assert!(server_frame(&mut client).await.is_none(), "TCP closed");
+    assert!(handler.await.unwrap().is_none(), "recv ends with None");
+}
+
+/// A handler that took one message and then only sends: a message that
+/// arrives after it waits in vain for a receiver, so the sending handle
+/// says goodbye itself on its next send, not at the drain deadline.
+#[tokio::test]
+async fn shutdown_reaches_a_handler_that_stopped_receiving() {
+    let connections = crate::Connections::default();
+    let (server, io) = tokio::io::duplex(64 * 1024);
+    let mut client = client(io);
+    let mut ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let handler = tokio::spawn(async move {
+        let _hello = ws.recv().await;
+        let mut n = 0u32;
+        loop {
+            if ws.send(Message::text(n.to_string())).await.is_err() {
+                return n;
+            }
+            n += 1;
+            tokio::task::yield_now().await;
+        }
+    });
+    client
+        .write_all(&client_frame(0x81, b"hello"))
+        .await
+        .unwrap();
+    client
+        .write_all(&client_frame(0x81, b"unread"))
+        .await
+        .unwrap();
+    assert_eq!(server_frame(&mut client).await.unwrap().0, 0x81);
+    connections.shutdown();
+    loop {
+        let (first, payload) = server_frame(&mut client).await.unwrap();
+        if first == 0x88 {
+            assert_eq!(close_code(&payload), 1001);
+            break;
+        }
+    }
+    // The handler's send failed and it returned: the socket may be gone.
+    let _ = client.write_all(&client_frame(0x88, &[0x03, 0xE9])).await;
+    handler.await.unwrap();
+}
+
 #[tokio::test]
 async fn close_from_the_handler_waits_for_the_answer() {
     let (ws, mut client) = pair(settings());

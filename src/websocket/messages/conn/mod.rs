@@ -90,6 +90,15 @@ pub(crate) struct Conn<S> {
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// Shutdown was asked for: Close 1001 once what has arrived is read.
     going_away: bool,
+    /// A receiving handle has asked for a message: on shutdown it hands
+    /// over what has arrived before the Close 1001 goes.
+    receiving: bool,
+    /// The send (its sequence number) that saw the shutdown while a
+    /// message waited for the receiving handle, and left the Close to it;
+    /// cleared when the receiving handle takes a message. Found still set
+    /// by a later send (nobody receives any more), the sending handle says
+    /// goodbye itself.
+    goodbye_deferred: Option<u64>,
     /// Returned once our Close is written.
     error: Option<Error>,
     done: bool,
@@ -140,6 +149,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             timers: Timers::new(settings.timeouts),
             shutdown: shutdown.map(|s| Box::pin(s.token.cancelled_owned())),
             going_away: false,
+            receiving: false,
+            goodbye_deferred: None,
             error: None,
             done: false,
             polls: 0,
@@ -168,6 +179,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
+        self.receiving = true;
         loop {
             if self.timers_due() {
                 if let Err(error) = self.poll_timers_and_shutdown(cx) {
@@ -191,6 +203,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     fn poll_next_now(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         loop {
             if let Some(message) = self.inbox.pop_front() {
+                self.goodbye_deferred = None;
                 return Poll::Ready(Some(Ok(message)));
             }
             if self.done {
@@ -229,7 +242,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 return Poll::Pending;
             }
             match self.poll_read(cx) {
-                Poll::Ready(Ok(Read::Message(message))) => return Poll::Ready(Some(Ok(message))),
+                Poll::Ready(Ok(Read::Message(message))) => {
+                    self.goodbye_deferred = None;
+                    return Poll::Ready(Some(Ok(message)));
+                }
                 Poll::Ready(Ok(Read::Nothing)) => {}
                 Poll::Ready(Ok(Read::End)) => self.on_end(),
                 Poll::Ready(Err(error)) => self.fail(error),
@@ -357,14 +373,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     fn poll_written_now(&mut self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
-        // Shutdown, seen by a sending handle: say goodbye (a receiving
-        // handle first hands over what had arrived, in `poll_next_now`).
+        // Shutdown, seen by a sending handle: say goodbye, unless a message
+        // that arrived waits for a receiving handle that is still taking
+        // them. It hands it over (the echo goes before the Close) and says
+        // goodbye itself once nothing more has arrived (`poll_next_now`).
         if self.going_away && !self.close_sent() && self.close_now.is_none() {
-            self.going_away = false;
-            self.shared.push_close(Message::Close(Some(CloseFrame::new(
-                CloseCode::AWAY,
-                "server shutting down",
-            ))));
+            let waiting = self.receiving && self.read_ahead(cx).is_ok() && !self.inbox_has_room();
+            if waiting && self.goodbye_deferred.is_none_or(|by| by == seq) {
+                self.goodbye_deferred = Some(seq);
+            } else {
+                self.going_away = false;
+                self.shared.push_close(Message::Close(Some(CloseFrame::new(
+                    CloseCode::AWAY,
+                    "server shutting down",
+                ))));
+            }
         }
         let wrote = if self.written >= seq {
             Poll::Ready(Ok(()))
