@@ -13,7 +13,8 @@ pub use crate::detect::{connect_protocol, detect, offered_protocols, ProtocolTok
 #[cfg(feature = "h2c")]
 pub use crate::h2c::{preface::Preface, settings::ClientSettings};
 pub use crate::peer::forwarded::{
-    forwarded, x_forwarded_for, x_forwarded_host, x_forwarded_proto, Element, Node,
+    forwarded, forwarded_rev, single, x_forwarded_for, x_forwarded_for_rev, x_forwarded_host,
+    x_forwarded_proto, Element, Node, MAX_HOPS,
 };
 use crate::peer::{ClientInfo, TrustedProxies};
 pub use crate::registry::{Registration, Registry};

@@ -541,18 +541,22 @@ impl<R> UpgradeLayer<R> {
         self
     }
 
-    /// The proxies whose forwarding headers (`Forwarded`, `X-Forwarded-For`,
-    /// `-Host`, `-Proto`) are believed: they decide the client address
-    /// ([`Upgraded::client`](crate::Upgraded::client)) and the public origin
-    /// that the WebSocket same-origin check compares `Origin` with. Nobody
-    /// by default, so those headers are ignored. See
-    /// [`TrustedProxies`] and `docs/deployment.md`.
+    /// The proxies whose word about the client is believed, and the one
+    /// forwarding header they set ([`ClientSource`](crate::peer::ClientSource):
+    /// `Forwarded`, `X-Forwarded-*` or a header such as `X-Real-IP`; every
+    /// other forwarding header is ignored). They decide the client address
+    /// ([`Upgraded::client`](crate::Upgraded::client)), the per-client
+    /// limits, and the public origin that the WebSocket same-origin check
+    /// compares `Origin` with. Nobody by default, so no forwarding header
+    /// is read. See [`TrustedProxies`] and `docs/deployment.md`.
     ///
     /// ```
+    /// use tower_upgrade::peer::{ClientSource, TrustedProxies};
     /// use tower_upgrade::UpgradeLayer;
     ///
-    /// // nginx on the same machine.
-    /// let layer = UpgradeLayer::new().trusted_proxies("127.0.0.1, ::1".parse()?);
+    /// // nginx on the same machine, setting X-Forwarded-For, -Host, -Proto.
+    /// let nginx = TrustedProxies::parse(ClientSource::XForwarded, "127.0.0.1, ::1")?;
+    /// let layer = UpgradeLayer::new().trusted_proxies(nginx);
     /// # let _ = layer;
     /// # Ok::<_, tower_upgrade::ConfigError>(())
     /// ```

@@ -191,12 +191,14 @@ where
 /// ```
 /// use http::Request;
 /// use tower::{service_fn, Layer};
+/// use tower_upgrade::peer::{ClientSource, TrustedProxies};
 /// use tower_upgrade::{testing, UpgradeLayer, Upgraded};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() {
+/// let nginx = TrustedProxies::parse(ClientSource::XForwarded, "127.0.0.1").unwrap();
 /// let app = UpgradeLayer::new()
-///     .trusted_proxies("127.0.0.1".parse().unwrap())
+///     .trusted_proxies(nginx)
 ///     .protocol("who/1", service_fn(|conn: Upgraded| async move {
 ///         let client = conn.client().and_then(|c| c.addr());
 ///         assert_eq!(client, Some("203.0.113.9".parse().unwrap()));

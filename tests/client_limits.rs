@@ -10,6 +10,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tower::{service_fn, Layer};
+use tower_upgrade::peer::{ClientSource, TrustedProxies};
 use tower_upgrade::testing::{self, TestBody};
 mod support;
 
@@ -130,7 +131,7 @@ async fn a_client_over_its_connection_limit_gets_429_while_others_connect() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_limit_is_per_forwarded_client() {
     let layer = hold_layer()
-        .trusted_proxies("127.0.0.1".parse().unwrap())
+        .trusted_proxies(TrustedProxies::parse(ClientSource::XForwarded, "127.0.0.1").unwrap())
         .max_connections_per_client(1);
     let (app, _connections) = app(layer);
     let from = |client: &str| {

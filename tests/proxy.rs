@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use http::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
 use tower::{service_fn, Layer};
-use tower_upgrade::peer::{ClientInfo, TrustedProxies};
+use tower_upgrade::peer::{ClientInfo, ClientSource, TrustedProxies};
 use tower_upgrade::testing::{self, TestBody};
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
@@ -27,7 +27,7 @@ fn app(trusted: &str) -> (App, mpsc::UnboundedReceiver<Option<ClientInfo>>) {
     let inner: fn(Request<TestBody>) -> _ =
         |_| std::future::ready(Ok(Response::new(String::from("not an upgrade"))));
     let layer = UpgradeLayer::new()
-        .trusted_proxies(trusted.parse::<TrustedProxies>().unwrap())
+        .trusted_proxies(TrustedProxies::parse(ClientSource::XForwarded, trusted).unwrap())
         .websocket(
             WebSocketConfig::new(),
             service_fn(move |conn: Upgraded| {

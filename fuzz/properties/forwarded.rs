@@ -1,45 +1,70 @@
 //! Target `forwarded`: the forwarding headers (`Forwarded`, RFC 7239;
-//! `X-Forwarded-For/-Host/-Proto`) and the trust walk that picks the
-//! client's address from them.
+//! `X-Forwarded-For/-Host/-Proto`; a single address header) and the trust
+//! walk that picks the client's address from them.
 //!
-//! Configuration lines: `@peer ADDR:PORT` (the TCP peer; none: not known)
-//! and `@trust LIST` (what `TrustedProxies` parses). The other lines are
-//! the request's headers (see `input.rs`).
+//! Configuration lines: `@peer ADDR:PORT` (the TCP peer; none: not known),
+//! `@trust LIST` (the trusted proxies) and `@source NAME` (what
+//! `ClientSource` parses; without it, `forwarded` when the request has a
+//! `Forwarded` header, else `x-forwarded`). The other lines are the
+//! request's headers (see `input.rs`).
 //!
 //! Checked: the client address is the peer or an address written in the
 //! headers, found by a tokenizer written here; every listed proxy is
 //! trusted, the peer first, and headers count only behind a trusted peer;
-//! the result equals a reference walk written here over the parsed hops,
-//! where the walk stops at the first untrusted or hidden hop; host and
-//! proto are lower-case and come only through a trusted peer; and every
-//! `Forwarded` header the parser accepts, written back out canonically,
-//! parses to the same elements.
+//! only the source's headers count (the answer is the same with every other
+//! forwarding header removed); the result equals a reference walk written
+//! here, index by index over the hops, which stops at the first hop that is
+//! untrusted, hidden, unparsable or without `for`, and never reads more than
+//! `MAX_HOPS`; the lazy readers the walk uses (nearest first) agree with the
+//! strict parsers on every line those accept; host and proto are lower-case
+//! and come only through a trusted peer; and every `Forwarded` header the
+//! parser accepts, written back out canonically, parses to the same
+//! elements.
 
 use std::net::{IpAddr, SocketAddr};
 
-use http::{Extensions, HeaderMap};
+use http::{Extensions, HeaderMap, HeaderName};
 use tower_upgrade::__fuzz::{
-    forwarded as parse_forwarded, resolve, x_forwarded_for, x_forwarded_host, x_forwarded_proto,
-    Element, Node,
+    forwarded as parse_forwarded, forwarded_rev, resolve, single, x_forwarded_for,
+    x_forwarded_for_rev, x_forwarded_host, x_forwarded_proto, Element, Node, MAX_HOPS,
 };
-use tower_upgrade::peer::{ClientInfo, PeerAddr, TrustedProxies};
+use tower_upgrade::peer::{ClientInfo, ClientSource, PeerAddr, TrustedProxies};
 
 use super::input::{request, strip};
+
+/// The forwarding headers: all but the source's are ignored.
+const FORWARDING: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "cf-connecting-ip",
+];
 
 /// Resolves one request's client and checks the answer.
 pub fn forwarded(data: &[u8]) {
     let (config, req) = request(data);
     let mut peer = None;
-    let mut trusted = TrustedProxies::default();
+    let mut list = String::new();
+    let mut source = None;
     for line in config {
         let text = |prefix| strip(line, prefix).and_then(|s| std::str::from_utf8(s).ok());
         if let Some(addr) = text("peer") {
             peer = addr.trim().parse::<SocketAddr>().ok();
-        } else if let Some(list) = text("trust") {
-            trusted = list.parse().unwrap_or_default();
+        } else if let Some(trust) = text("trust") {
+            list = trust.to_owned();
+        } else if let Some(name) = text("source") {
+            source = name.parse::<ClientSource>().ok();
         }
     }
     let headers = req.headers();
+    let source = source.unwrap_or(if headers.contains_key(http::header::FORWARDED) {
+        ClientSource::Forwarded
+    } else {
+        ClientSource::XForwarded
+    });
+    let trusted = TrustedProxies::parse(source, &list).unwrap_or_default();
     let mut extensions = Extensions::new();
     if let Some(peer) = peer {
         extensions.insert(PeerAddr(peer));
@@ -48,7 +73,9 @@ pub fn forwarded(data: &[u8]) {
     assert_eq!(info.peer(), peer);
 
     check_round_trip(headers);
+    check_lazy_readers(headers);
     check_properties(&info, headers, &trusted);
+    check_only_the_source_counts(&info, headers, &extensions, &trusted);
     let expected = reference_resolve(headers, peer, &trusted);
     assert_eq!(
         (
@@ -80,6 +107,7 @@ fn check_properties(info: &ClientInfo, headers: &HeaderMap, trusted: &TrustedPro
         return;
     }
     assert_eq!(info.proxies().first().copied(), peer);
+    assert!(info.proxies().len() <= MAX_HOPS + 1);
     for proxy in info.proxies() {
         assert!(trusted.contains(*proxy), "untrusted proxy {proxy}");
         assert_eq!(*proxy, proxy.to_canonical());
@@ -88,8 +116,8 @@ fn check_properties(info: &ClientInfo, headers: &HeaderMap, trusted: &TrustedPro
         assert_eq!(addr, addr.to_canonical());
         let written = addresses_in(headers);
         assert!(
-            Some(addr) == peer || written.contains(&addr),
-            "{addr} is neither the peer nor in the headers {written:?}"
+            written.contains(&addr),
+            "{addr} is not in the headers {written:?}"
         );
     }
     for value in [info.forwarded_host(), info.forwarded_proto()]
@@ -97,6 +125,57 @@ fn check_properties(info: &ClientInfo, headers: &HeaderMap, trusted: &TrustedPro
         .flatten()
     {
         assert_eq!(value, value.to_ascii_lowercase());
+    }
+}
+
+/// The same answer with every forwarding header but the source's removed.
+fn check_only_the_source_counts(
+    info: &ClientInfo,
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trusted: &TrustedProxies,
+) {
+    let read: &[&str] = match trusted.source() {
+        ClientSource::Forwarded => &["forwarded"],
+        ClientSource::XForwarded => &["x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"],
+        ClientSource::Header(name) => &[name.as_str()],
+        _ => &[],
+    };
+    let mut kept = headers.clone();
+    for name in FORWARDING {
+        if !read.contains(&name) {
+            kept.remove(name);
+        }
+    }
+    assert_eq!(&resolve(&kept, extensions, trusted), info);
+}
+
+/// The readers the walk uses, nearest first, against the strict parsers:
+/// on a line those accept, the same hops in the other order.
+fn check_lazy_readers(headers: &HeaderMap) {
+    for line in headers.get_all(http::header::FORWARDED) {
+        let mut one = HeaderMap::new();
+        one.insert(http::header::FORWARDED, line.clone());
+        if let Ok(Some(mut elements)) = parse_forwarded(&one) {
+            elements.reverse();
+            let lazy: Vec<_> = forwarded_rev(&one).collect();
+            assert_eq!(lazy, elements.into_iter().map(Ok).collect::<Vec<_>>());
+        }
+    }
+    let xff = HeaderName::from_static("x-forwarded-for");
+    for line in headers.get_all(&xff) {
+        let mut one = HeaderMap::new();
+        one.insert(xff.clone(), line.clone());
+        if let Ok(Some(mut nodes)) = x_forwarded_for(&one) {
+            nodes.reverse();
+            let lazy: Vec<_> = x_forwarded_for_rev(&one)
+                .map(|hop| hop.map(|e| e.node))
+                .collect();
+            assert_eq!(
+                lazy,
+                nodes.into_iter().map(|n| Ok(Some(n))).collect::<Vec<_>>()
+            );
+        }
     }
 }
 
@@ -121,15 +200,13 @@ fn addresses_in(headers: &HeaderMap) -> Vec<IpAddr> {
 }
 
 /// The resolution, written apart from the crate's: index by index from the
-/// nearest hop, over the hops the parsers return.
+/// nearest hop.
 struct Resolved {
     addr: Option<IpAddr>,
     proxies: Vec<IpAddr>,
     host: Option<String>,
     proto: Option<String>,
 }
-
-type Hop = (Option<Node>, Option<String>, Option<String>);
 
 fn reference_resolve(
     headers: &HeaderMap,
@@ -147,56 +224,49 @@ fn reference_resolve(
         return r;
     };
     r.proxies.push(peer);
-    // `Forwarded` wins whenever it parses (RFC 7239 §7.4 lets a server pick
-    // which to read; the crate prefers the standard one).
-    if let Ok(Some(elements)) = parse_forwarded(headers) {
-        let hops: Vec<Hop> = elements
-            .into_iter()
-            .map(|e| (e.node, e.host, e.proto))
-            .collect();
-        walk(&mut r, &hops, trusted);
-        return r;
-    }
-    if let Ok(Some(nodes)) = x_forwarded_for(headers) {
-        let hops: Vec<Hop> = nodes.into_iter().map(|n| (Some(n), None, None)).collect();
-        walk(&mut r, &hops, trusted);
-    }
-    if r.host.is_none() {
+    r.addr = None;
+    let hops: Vec<Result<Element, &str>> = match trusted.source() {
+        ClientSource::Forwarded => forwarded_rev(headers).collect(),
+        ClientSource::XForwarded => x_forwarded_for_rev(headers).collect(),
+        ClientSource::Header(name) => single(headers, name).into_iter().collect(),
+        _ => unreachable!("no proxy is trusted without a header"),
+    };
+    walk(&mut r, &hops, trusted);
+    if *trusted.source() == ClientSource::XForwarded {
         r.host = x_forwarded_host(headers).ok().flatten();
-    }
-    if r.proto.is_none() {
         r.proto = x_forwarded_proto(headers).ok().flatten();
     }
     r
 }
 
-fn walk(r: &mut Resolved, hops: &[Hop], trusted: &TrustedProxies) {
-    let mut i = hops.len();
-    let mut stopped = false;
-    while i > 0 && !stopped {
-        i -= 1;
-        let (node, host, proto) = &hops[i];
-        r.host = host.clone().or(r.host.take());
-        r.proto = proto.clone().or(r.proto.take());
-        match node {
-            None => {}
+fn walk(r: &mut Resolved, hops: &[Result<Element, &str>], trusted: &TrustedProxies) {
+    let mut i = 0;
+    let mut client_found = false;
+    while i < hops.len().min(MAX_HOPS) {
+        let Ok(hop) = &hops[i] else { break };
+        i += 1;
+        r.host = hop.host.clone().or(r.host.take());
+        r.proto = hop.proto.clone().or(r.proto.take());
+        match hop.node {
+            None => break,
             Some(Node::Hidden) => {
                 r.addr = None;
-                stopped = true;
+                client_found = true;
+                break;
             }
             Some(Node::Ip(ip)) => {
                 let ip = ip.to_canonical();
                 r.addr = Some(ip);
-                if trusted.contains(ip) {
-                    r.proxies.push(ip);
-                } else {
-                    stopped = true;
+                if !trusted.contains(ip) {
+                    client_found = true;
+                    break;
                 }
+                r.proxies.push(ip);
             }
         }
     }
-    // Every hop trusted: the leftmost is the client, not a proxy of its own.
-    if !stopped && r.proxies.len() > 1 && r.addr == r.proxies.last().copied() {
+    // Stopped on a trusted address: it is the client, not a proxy of its own.
+    if !client_found && r.proxies.len() > 1 && r.addr == r.proxies.last().copied() {
         r.proxies.pop();
     }
 }

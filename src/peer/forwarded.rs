@@ -1,7 +1,10 @@
 //! Parsing of `Forwarded` (RFC 7239) and `X-Forwarded-For/-Host/-Proto`.
 //!
-//! Pure functions over header values: the trust walk in the parent module
-//! decides which of the parsed hops to believe.
+//! Pure functions over header values: the trust walk (`resolve.rs`)
+//! decides which of the hops to believe. It reads them nearest first, each
+//! parsed on its own, and stops at the first it cannot trust or parse: what
+//! the client wrote further left is never parsed, so it cannot spoil what
+//! the proxies wrote.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -9,9 +12,10 @@ use std::net::IpAddr;
 use http::header::{HeaderMap, HeaderName};
 use http::uri::Authority;
 
-/// More hops than this in one request is treated as malformed: no real
-/// deployment has that many proxies, and the walk stays bounded.
-pub(crate) const MAX_HOPS: usize = 32;
+/// The walk reads at most this many hops: no real deployment has that many
+/// proxies, and the work per request stays bounded. (The strict parse,
+/// [`forwarded`], refuses a header with more.)
+pub const MAX_HOPS: usize = 32;
 
 pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -74,6 +78,75 @@ pub fn forwarded(headers: &HeaderMap) -> Result<Option<Vec<Element>>, Malformed>
         }
     }
     Ok(Some(elements))
+}
+
+/// The elements of every `Forwarded` line, nearest (rightmost) first, each
+/// parsed only when the walk reaches it. What the client wrote cannot
+/// spoil an element a proxy appended to its line: bytes outside visible
+/// ASCII spoil only their own element, and the line is split from the right
+/// (an unterminated quote on the left swallows nothing after it).
+pub fn forwarded_rev(headers: &HeaderMap) -> impl Iterator<Item = Result<Element, Malformed>> + '_ {
+    headers
+        .get_all(http::header::FORWARDED)
+        .iter()
+        .rev()
+        .flat_map(|line| elements_rev(line.as_bytes()))
+        .map(|piece| {
+            std::str::from_utf8(piece)
+                .ok()
+                .filter(|piece| {
+                    piece
+                        .bytes()
+                        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+                })
+                .ok_or("Forwarded: an element is not visible ASCII")
+                .and_then(element)
+        })
+}
+
+/// The non-empty elements of a `Forwarded` line, from the right: split at
+/// the commas outside quoted strings (RFC 9110 §5.6.4; a `"` after an odd
+/// number of `\` inside one is escaped), skipping empty list elements
+/// (RFC 9110 §5.6.1). On a line that parses, the elements the forward
+/// parser finds, in the other order; each step costs the piece it reads.
+fn elements_rev(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut end = Some(line.len());
+    std::iter::from_fn(move || loop {
+        let stop = end?;
+        let mut quoted = false;
+        let mut start = 0;
+        for i in (0..stop).rev() {
+            match line[i] {
+                b'"' => {
+                    let backslashes = line[..i].iter().rev().take_while(|&&b| b == b'\\').count();
+                    if !(quoted && backslashes % 2 == 1) {
+                        quoted = !quoted;
+                    }
+                }
+                b',' if !quoted => {
+                    start = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        end = start.checked_sub(1);
+        let piece = line[start..stop].trim_ascii();
+        if !piece.is_empty() {
+            return Some(piece);
+        }
+    })
+}
+
+/// One element, alone (it holds no comma outside a quoted string).
+fn element(piece: &str) -> Result<Element, Malformed> {
+    let mut p = Parser { rest: piece };
+    let element = p.element()?;
+    if p.rest.is_empty() {
+        Ok(element)
+    } else {
+        Err("Forwarded: expected `;` between parameters")
+    }
 }
 
 struct Parser<'a> {
@@ -280,6 +353,48 @@ pub fn x_forwarded_for(headers: &HeaderMap) -> Result<Option<Vec<Node>>, Malform
         }
     }
     Ok(Some(hops))
+}
+
+/// The entries of every `X-Forwarded-For` line, nearest (rightmost)
+/// first, each parsed only when the walk reaches it. Bytes outside ASCII
+/// spoil only the entry they are in.
+pub fn x_forwarded_for_rev(
+    headers: &HeaderMap,
+) -> impl Iterator<Item = Result<Element, Malformed>> + '_ {
+    headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .rev()
+        .flat_map(|line| line.as_bytes().rsplit(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            std::str::from_utf8(entry)
+                .ok()
+                .and_then(node)
+                .map(|node| Element {
+                    node: Some(node),
+                    ..Element::default()
+                })
+                .ok_or("X-Forwarded-For: an entry is not an address")
+        })
+}
+
+/// The client's address in a header of its own (`X-Real-IP`): the last
+/// line, one address with an optional port, `unknown` or an obfuscated
+/// identifier (hidden). `None` when there is no such header.
+pub fn single(headers: &HeaderMap, name: &HeaderName) -> Option<Result<Element, Malformed>> {
+    let line = headers.get_all(name).iter().next_back()?;
+    let parsed = line
+        .to_str()
+        .ok()
+        .and_then(|text| node(text.trim()))
+        .map(|node| Element {
+            node: Some(node),
+            ..Element::default()
+        })
+        .ok_or("the client address header is not one address");
+    Some(parsed)
 }
 
 /// The last value of `X-Forwarded-Host` (the one the nearest proxy set).
