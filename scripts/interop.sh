@@ -46,10 +46,13 @@ start_server() {
     echo-limits) bin=echo envs=(MAX_CONNECTIONS_PER_CLIENT=2 HANDSHAKES_PER_SECOND_PER_CLIENT=2 HANDSHAKE_BURST=4) ;;
     echo-inprogress) bin=echo envs=(MAX_HANDSHAKES_IN_PROGRESS=256 MAX_HANDSHAKES_IN_PROGRESS_PER_CLIENT=128) ;;
     # Behind nginx on 127.0.0.1 (tests/interop/nginx.sh): trusted or not.
-    echo-nginx-trusted) bin=echo envs=(TRUSTED_PROXIES=127.0.0.1) ;;
+    echo-nginx-trusted) bin=echo envs=(TRUSTED_PROXIES=127.0.0.1 CLIENT_SOURCE=x-forwarded MAX_CONNECTIONS_PER_CLIENT=2) ;;
     echo-nginx-untrusted) bin=echo envs=(TRUSTED_PROXIES=) ;;
     # Issue 8: HAProxy in front (PROXY protocol v2); the handler logs peers.
     h2c-proxy) bin=h2c envs=(PROXY_PROTOCOL=1 RUST_LOG=info,h2c=debug) ;;
+    # Issue 17: echo behind HAProxy with PROXY protocol; no proxy trusted,
+    # so no forwarding header is read.
+    echo-haproxy) bin=echo envs=(PROXY_PROTOCOL=1 CLIENT_SOURCE=peer) ;;
     # Issue 8: timeout attacks, with deadlines short enough for CI.
     h2c-timeouts) bin=h2c envs=(HEADER_READ_TIMEOUT=2 HTTP2_IDLE_TIMEOUT=2) ;;
     echo-timeouts) bin=echo envs=(HEADER_READ_TIMEOUT=2) ;;
@@ -103,7 +106,7 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy h2c-timeouts echo-timeouts echo-push}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat h2c h2c-proxy echo-haproxy h2c-timeouts echo-timeouts echo-push}; do
   start_server "$example" || continue
   case "$example" in
     echo)
@@ -157,7 +160,8 @@ for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inp
       # freed arenas; docs/deployment.md). Before the limit: 576 / 418 MiB.
       BURST_HOLD_S=5 RSS_LIMIT_MIB=320 AFTER_LIMIT_MIB=320 CLIENT_TIMEOUT=120 \
         run_client h2c_burst python3 tests/interop/handshake_attacks.py h2c_burst ;;
-    h2c-proxy) SERVER_LOG="$INTEROP_OUT/$example.log" run_client haproxy.sh bash tests/interop/haproxy.sh ;;
+    h2c-proxy) SERVER_LOG="$INTEROP_OUT/$example.log" run_client haproxy.sh bash tests/interop/haproxy.sh h2c ;;
+    echo-haproxy) SERVER_LOG="$INTEROP_OUT/$example.log" run_client haproxy_ws bash tests/interop/haproxy.sh ws ;;
     h2c-timeouts) HEADER_READ_TIMEOUT=2 HTTP2_IDLE_TIMEOUT=2 run_client timeouts_h2c.py python3 tests/interop/timeouts.py h2c ;;
     echo-timeouts) HEADER_READ_TIMEOUT=2 run_client timeouts_echo.py python3 tests/interop/timeouts.py echo ;;
     echo-push)

@@ -25,24 +25,23 @@ fn number(name: &str) -> Option<u64> {
 
 /// `layer` with the settings the environment asks for.
 pub fn from_env<R>(mut layer: UpgradeLayer<R>) -> UpgradeLayer<R> {
-    if let Ok(list) = std::env::var("TRUSTED_PROXIES") {
-        // The header the proxies set is named, never guessed: a client can
-        // send the others.
-        let source: ClientSource = match std::env::var("CLIENT_SOURCE") {
-            Ok(name) => name
-                .parse()
-                .unwrap_or_else(|e| panic!("CLIENT_SOURCE={name:?}: {e}")),
-            Err(_) if list.trim().is_empty() => ClientSource::Peer,
-            Err(_) => panic!(
-                "TRUSTED_PROXIES is set: say which header the proxies set with \
-                 CLIENT_SOURCE=x-forwarded, forwarded or a header name (x-real-ip)"
-            ),
-        };
-        let trusted = TrustedProxies::parse(source, &list)
-            .unwrap_or_else(|e| panic!("TRUSTED_PROXIES={list:?}: {e}"));
-        tracing::info!(?trusted, "trusting forwarding headers from these proxies");
-        layer = layer.trusted_proxies(trusted);
-    }
+    let list = std::env::var("TRUSTED_PROXIES").unwrap_or_default();
+    // The header the proxies set is named, never guessed: a client can
+    // send the others.
+    let source: ClientSource = match std::env::var("CLIENT_SOURCE") {
+        Ok(name) => name
+            .parse()
+            .unwrap_or_else(|e| panic!("CLIENT_SOURCE={name:?}: {e}")),
+        Err(_) if list.trim().is_empty() => ClientSource::Peer,
+        Err(_) => panic!(
+            "TRUSTED_PROXIES is set: say which header the proxies set with \
+             CLIENT_SOURCE=x-forwarded, forwarded or a header name (x-real-ip)"
+        ),
+    };
+    let trusted = TrustedProxies::parse(source, &list)
+        .unwrap_or_else(|e| panic!("TRUSTED_PROXIES={list:?}: {e}"));
+    tracing::info!(?trusted, "the client address comes from");
+    layer = layer.trusted_proxies(trusted);
     if let Some(max) = number("MAX_CONNECTIONS_PER_CLIENT") {
         layer = layer.max_connections_per_client(max as usize);
     }

@@ -2,6 +2,8 @@
 //! timeout checks (scripts/timeouts.sh) can make them short:
 //! `HEADER_READ_TIMEOUT` and `HTTP2_IDLE_TIMEOUT`, in seconds (fractions
 //! allowed). Unset, the crate's defaults stand (30 s and 60 s).
+//! `PROXY_PROTOCOL=1` requires a PROXY protocol header on every connection
+//! (behind HAProxy's `send-proxy-v2`, tests/interop/haproxy.sh).
 
 use std::time::Duration;
 
@@ -26,6 +28,9 @@ pub fn from_env<S>(mut serve: Serve<S>) -> Serve<S> {
     }
     if let Some(timeout) = seconds("HTTP2_IDLE_TIMEOUT") {
         serve = serve.http2(Http2Settings::new().idle_timeout(timeout));
+    }
+    if std::env::var("PROXY_PROTOCOL").is_ok_and(|v| v == "1") {
+        serve = serve.proxy_protocol(true);
     }
     serve
 }

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# HAProxy in front of the `h2c` example started with PROXY_PROTOCOL=1 (issue
-# 8): HAProxy (mode tcp, `send-proxy-v2`) is started on a free loopback port
-# with a generated config; curl through it gets 200 over HTTP/1.1, the h2c
-# upgrade and prior-knowledge HTTP/2, and the example logs curl's own address
-# (its local port, not HAProxy's); curl straight to the example, without the
-# header, gets its connection closed.
-# Usage: ADDR=127.0.0.1:3000 SERVER_LOG=path bash tests/interop/haproxy.sh
+# HAProxy in front of an example started with PROXY_PROTOCOL=1 (issue 8):
+# HAProxy (mode tcp, `send-proxy-v2`) is started on a free loopback port
+# with a generated config.
+#   h2c (default), in front of the `h2c` example: curl through it gets 200
+#   over HTTP/1.1, the h2c upgrade and prior-knowledge HTTP/2, and the
+#   example logs curl's own address (its local port, not HAProxy's); curl
+#   straight to the example, without the header, gets its connection closed.
+#   ws, in front of `echo` (issue 17): tests/interop/haproxy_ws.py connects
+#   through HAProxy with forged forwarding headers, which are ignored.
+# Usage: ADDR=127.0.0.1:3000 SERVER_LOG=path bash tests/interop/haproxy.sh [h2c|ws]
 #   (SERVER_LOG: the example's log, with RUST_LOG=info,h2c=debug)
 # Prints `ok <check>` / `FAIL <check>: reason`; exits 1 on a failure, 77 when
 # haproxy or curl is missing outside CI.
 set -uo pipefail
 ADDR="${ADDR:-127.0.0.1:3000}"
 NAME=haproxy.sh
+MODE="${1:-h2c}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HELLO=$'hello from tower-upgrade\n'
 failed=0
 
@@ -61,6 +66,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 echo "# haproxy $(haproxy -v | head -1 | awk '{print $3}') on $front -> $ADDR (send-proxy-v2)"
+
+if [ "$MODE" = ws ]; then
+  FRONT="$front" python3 "$here/haproxy_ws.py"
+  exit $?
+fi
 
 # The example's log without colour codes.
 logged() { sed 's/\x1b\[[0-9;]*m//g' "$SERVER_LOG"; }
