@@ -39,7 +39,8 @@ mod render;
 mod table;
 
 pub use causes::{
-    BodyTooLarge, ConnectionNotUpgradable, InvalidBody, TooManyConnections, UpgradeRequired,
+    BodyTooLarge, ConnectionNotUpgradable, HeaderTooLarge, InvalidBody, RequestTimeout,
+    TooManyConnections, UpgradeRequired,
 };
 pub use limits::{
     HandshakeRateLimited, TooManyConnectionsPerClient, TooManyHandshakes,
@@ -67,6 +68,9 @@ table::rejections! {
         "the upgrade request's body is too large";
     InvalidBody => BAD_REQUEST, "invalid_body",
         "the upgrade request's body could not be read";
+    RequestTimeout => REQUEST_TIMEOUT, "request_timeout",
+        "the upgrade request's body did not arrive in time";
+    HeaderTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "header_too_large", (field_reason);
     TooManyConnections => SERVICE_UNAVAILABLE, "too_many_connections",
         "too many upgraded connections; try again later";
     TooManyConnectionsPerClient => TOO_MANY_REQUESTS, "too_many_connections_per_client",
