@@ -3,6 +3,22 @@
 //! it is rendered and counted like every other cause, and gives it back
 //! with [`Rejection::downcast_ref`].
 //!
+//! The causes, and the `reason` label each is counted under in
+//! `tower_upgrade_rejected_total{protocol="websocket"}` (feature
+//! `metrics`; each series exists at 0 from the moment the layer is built):
+//!
+//! | cause | status | `reason` |
+//! |---|---|---|
+//! | [`MethodNotAllowed`](WebSocketRejection::MethodNotAllowed) | 405, with `Allow: GET` | `method_not_allowed` |
+//! | [`MissingHost`](WebSocketRejection::MissingHost) | 400 | `missing_host` |
+//! | [`InvalidKey`](WebSocketRejection::InvalidKey) | 400 | `invalid_websocket_key` |
+//! | [`MissingVersion`](WebSocketRejection::MissingVersion) | 400, with `Sec-WebSocket-Version: 13` | `missing_websocket_version` |
+//! | [`UnsupportedVersion`](WebSocketRejection::UnsupportedVersion) | 426, with `Sec-WebSocket-Version: 13` | `unsupported_websocket_version` |
+//! | [`ForbiddenOrigin`](WebSocketRejection::ForbiddenOrigin) | 403 | `forbidden_origin` |
+//! | [`NoSupportedSubprotocol`](WebSocketRejection::NoSupportedSubprotocol) | 400 | `no_supported_subprotocol` |
+//! | [`SubprotocolsTooLarge`](WebSocketRejection::SubprotocolsTooLarge) | 431, naming the field | `header_too_large` |
+//! | [`ExtensionsTooLarge`](WebSocketRejection::ExtensionsTooLarge) | 431, naming the field | `header_too_large` |
+//!
 //! ```
 //! use tower_upgrade::rejection::Rejection;
 //! use tower_upgrade::websocket::WebSocketRejection;
