@@ -388,7 +388,7 @@ mod tests {
                 b.headers_mut().unwrap().append(name, line);
             });
             for via in [Via::Http1, Via::Http2Connect] {
-                let refused = accept(&ws, &p, via).err().expect("over the bound");
+                let refused = accept(&ws, &p, via).expect_err("over the bound");
                 assert_eq!(refused.status(), 431, "{name} {via:?}");
                 assert_eq!(refused.downcast_ref::<WebSocketRejection>(), Some(&cause));
                 assert_eq!(refused.metrics_label(), "header_too_large");
