@@ -15,8 +15,8 @@ use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Notify};
-use tower::{service_fn, Layer};
-use tower_upgrade::websocket::{Message, WebSocketConfig};
+use tower::service_fn;
+use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
 use support::h2::Client;
