@@ -160,8 +160,9 @@ impl Connections {
     /// [`Upgraded`](crate::Upgraded) connection and whatever else it owns,
     /// which closes the socket without a word more (no WebSocket Close
     /// frame, no GOAWAY); an upgrade whose switch is still under way is
-    /// ended before its handler starts, now or when the switch completes.
-    /// Resolves once every handler task is gone, with how many were running.
+    /// ended before its handler starts, and one answered later is dropped
+    /// at once. Resolves once every handler task is gone, with how many were
+    /// running.
     ///
     /// Not reached: tasks a handler spawned itself, and a handler that
     /// blocks its thread instead of awaiting (it ends when it next awaits).
