@@ -308,4 +308,19 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
             &[("outcome", outcome)],
         ));
     }
+    // Topics (`websocket::Topics`): a fixed set, whether or not a table
+    // exists yet.
+    #[cfg(feature = "messages")]
+    {
+        use crate::websocket::topics::metrics::{COMPRESSION_KINDS, COUNTERS};
+        for name in COUNTERS {
+            f(Series::Counter(name, &[]));
+        }
+        for kind in COMPRESSION_KINDS {
+            f(Series::Counter(
+                "tower_upgrade_topic_compressions_total",
+                &[("kind", kind)],
+            ));
+        }
+    }
 }
