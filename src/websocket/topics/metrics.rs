@@ -2,6 +2,7 @@
 //! layer's (see `crate::metrics::for_each_series`).
 
 /// `tower_upgrade_topic_*_total`: counters without labels.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) const COUNTERS: [&str; 4] = [
     "tower_upgrade_topic_published_total",
     "tower_upgrade_topic_deliveries_total",
@@ -10,6 +11,7 @@ pub(crate) const COUNTERS: [&str; 4] = [
 ];
 
 /// The `kind` values of `tower_upgrade_topic_compressions_total`.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) const COMPRESSION_KINDS: [&str; 2] = ["shared", "per_connection"];
 
 /// One publish: delivered to, dropped for and closed subscribers.
