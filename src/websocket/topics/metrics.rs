@@ -33,6 +33,7 @@ pub(crate) fn published(delivered: usize, dropped: usize, closed: usize) {
 /// A prepared message compressed: once for every connection with the same
 /// parameters (`shared`), or by one connection with context takeover
 /// (`per_connection`).
+#[cfg(feature = "deflate")]
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
 pub(crate) fn compressed(kind: &'static str) {
     #[cfg(feature = "metrics")]
