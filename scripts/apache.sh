@@ -67,7 +67,8 @@ RequestHeader set X-Forwarded-Proto expr=%{REQUEST_SCHEME}
 RequestHeader unset Forwarded
 
 # Longer than the WebSocket ping interval (30 s), so an idle but healthy
-# connection is never cut by Apache (the tunnel's idle timeout is ProxyTimeout).
+# connection is never cut by Apache (a tunnel idle for the larger of
+# Timeout, 60 s here, and ProxyTimeout is closed).
 ProxyTimeout 75
 ProxyPass /headers http://127.0.0.1:$dump_port/headers
 ProxyPass / http://$ADDR/ upgrade=websocket
