@@ -285,9 +285,11 @@ fn soak(mode: &str) -> bool {
     let streams: usize = env("STREAMS", 10);
     let sources: usize = env("SOURCES", 50);
     let flat_pct: f64 = env("RSS_FLAT_PCT", 5.0);
-    // Measured (1,000 h2c connections, 10 streams each a second): the RSS
-    // climbs for 60-90 s, 34 -> 68 MiB, then stays within 0.1 MiB through
-    // 3 minutes; 10,000 WebSockets are flat after a few seconds.
+    // Measured (1,000 h2c connections, 10 streams each a second, 2 shared
+    // cores): the RSS climbs for 60-90 s, 34 -> 67 MiB, then holds (one
+    // run flat at 67.9 MiB from 90 to 180 s; another stepped 67.9 -> 69.6
+    // MiB at 105 s, under a latency spike, then held); 10,000 WebSockets
+    // are flat after a few seconds.
     let default_warmup = if ws {
         (seconds / 6).clamp(1, 10)
     } else {
