@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the interop clients (tests/interop/) talk to:
 #   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
-#         haproxy (PROXY protocol interop, tests/interop/haproxy.sh)
+#         haproxy (PROXY protocol interop, tests/interop/haproxy.sh),
+#         apache2 (the third proxy, scripts/apache.sh; run as /usr/sbin/apache2)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.
@@ -20,6 +21,8 @@ command -v nc       >/dev/null || need+=(netcat-openbsd)
 command -v node     >/dev/null || need+=(nodejs)
 command -v nginx    >/dev/null || need+=(nginx)
 command -v haproxy  >/dev/null || need+=(haproxy)
+# Not on a normal user's PATH (/usr/sbin); its modules must be there too.
+[ -f /usr/lib/apache2/modules/mod_proxy_http.so ] || need+=(apache2)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   $sudo apt-get update -qq
@@ -41,4 +44,4 @@ fi
 
 echo "install-peers: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(nghttp --version | head -1)," \
   "websockets $(python3 -c 'import websockets; print(websockets.__version__)'), node $(node --version)," \
-  "haproxy $(haproxy -v | head -1 | awk '{print $3}')"
+  "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/apache2 -v | head -1 | sed 's/^Server version: //')"
