@@ -3,6 +3,7 @@
 #   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
 #         haproxy (PROXY protocol interop, tests/interop/haproxy.sh),
 #         apache2 (the third proxy, scripts/apache.sh; run as /usr/sbin/apache2)
+#         redis-server (the Redis backplane's tests, tests/redis_backplane.rs)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.
@@ -23,6 +24,7 @@ command -v nginx    >/dev/null || need+=(nginx)
 command -v haproxy  >/dev/null || need+=(haproxy)
 # Not on a normal user's PATH (/usr/sbin); its modules must be there too.
 [ -f /usr/lib/apache2/modules/mod_proxy_http.so ] || need+=(apache2)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   $sudo apt-get update -qq
@@ -44,4 +46,4 @@ fi
 
 echo "install-peers: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(nghttp --version | head -1)," \
   "websockets $(python3 -c 'import websockets; print(websockets.__version__)'), node $(node --version)," \
-  "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/apache2 -v | head -1 | sed 's/^Server version: //')"
+  "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/apache2 -v | head -1 | sed 's/^Server version: //'), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)"
