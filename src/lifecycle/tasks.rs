@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 use tokio::task::AbortHandle;
 use tokio_util::task::TaskTracker;
@@ -46,6 +48,26 @@ impl Drop for Registered {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A task and its entry, which goes when the task ends or is dropped.
+    /// A struct, not `async move { let _entry = entry; task.await }`: an
+    /// async block keeps the task it captured beside the one it awaits,
+    /// and each idle connection's task would weigh twice its size.
+    struct WithEntry<F> {
+        #[pin]
+        task: F,
+        _registered: Registered,
+    }
+}
+
+impl<F: Future<Output = ()>> Future for WithEntry<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().task.poll(cx)
+    }
+}
+
 fn lock(running: &Mutex<Running>) -> MutexGuard<'_, Running> {
     // Nothing panics while holding the lock; a poisoned map is still whole.
     running.lock().unwrap_or_else(|e| e.into_inner())
@@ -72,9 +94,9 @@ impl Tasks {
             running: self.running.clone(),
             key,
         };
-        let handle = self.tracker.spawn(async move {
-            let _registered = registered;
-            task.await;
+        let handle = self.tracker.spawn(WithEntry {
+            task,
+            _registered: registered,
         });
         let mut running = lock(&self.running);
         if running.aborted {

@@ -385,8 +385,10 @@ impl Inner {
 }
 
 /// Ends a subscriber too slow for its topic: Close 1013 (RFC 6455 §7.4.1,
-/// try again later), queued past its bound so that it goes after what it
-/// already took.
+/// try again later), sent before what its queue still held, which is
+/// dropped (stale by now, and its memory goes at once): a message counted
+/// `delivered` to it earlier may so never reach its client, which learns
+/// from the 1013 that it missed some.
 fn close_slow(queue: &Shared) {
     queue.push_slow_close(Message::Close(Some(CloseFrame::new(
         CloseCode::AGAIN,

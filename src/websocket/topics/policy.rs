@@ -34,7 +34,9 @@ pub enum SlowConsumer {
     /// The message is dropped, and once the subscriber has missed more than
     /// `after` messages in a row it is closed with 1013 (RFC 6455 §7.4.1,
     /// try again later) so that its client reconnects and starts afresh.
-    /// `after: 0` closes it at the first message it cannot take.
+    /// `after: 0` closes it at the first message it cannot take. The Close
+    /// goes before what its queue still held, which is dropped (so its
+    /// memory goes at once).
     Close {
         /// Messages it may miss in a row before it is closed.
         after: u32,
