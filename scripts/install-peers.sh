@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the third-party peers the interop clients (tests/interop/) talk to:
 #   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
-#         haproxy (PROXY protocol interop, tests/interop/haproxy.sh)
+#         haproxy (PROXY protocol interop, tests/interop/haproxy.sh),
+#         redis-server (the chat cluster of tests/interop/chat_cluster.sh)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.
@@ -20,6 +21,7 @@ command -v nc       >/dev/null || need+=(netcat-openbsd)
 command -v node     >/dev/null || need+=(nodejs)
 command -v nginx    >/dev/null || need+=(nginx)
 command -v haproxy  >/dev/null || need+=(haproxy)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
   $sudo apt-get update -qq
