@@ -2,6 +2,7 @@
 # Installs the third-party peers the interop clients (tests/interop/) talk to:
 #   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
 #         haproxy (PROXY protocol interop, tests/interop/haproxy.sh),
+#         apache2 (the third proxy, scripts/apache.sh; run as /usr/sbin/apache2),
 #         redis-server (the chat cluster of tests/interop/chat_cluster.sh)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
@@ -21,6 +22,8 @@ command -v nc       >/dev/null || need+=(netcat-openbsd)
 command -v node     >/dev/null || need+=(nodejs)
 command -v nginx    >/dev/null || need+=(nginx)
 command -v haproxy  >/dev/null || need+=(haproxy)
+# Not on a normal user's PATH (/usr/sbin); its modules must be there too.
+[ -f /usr/lib/apache2/modules/mod_proxy_http.so ] || need+=(apache2)
 command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-peers: apt-get install ${need[*]}"
@@ -43,4 +46,4 @@ fi
 
 echo "install-peers: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(nghttp --version | head -1)," \
   "websockets $(python3 -c 'import websockets; print(websockets.__version__)'), node $(node --version)," \
-  "haproxy $(haproxy -v | head -1 | awk '{print $3}')"
+  "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/apache2 -v | head -1 | sed 's/^Server version: //')"

@@ -52,6 +52,10 @@ start_server() {
     # Behind nginx on 127.0.0.1 (tests/interop/nginx.sh): trusted or not.
     echo-nginx-trusted) bin=echo envs=(TRUSTED_PROXIES=127.0.0.1 CLIENT_SOURCE=x-forwarded MAX_CONNECTIONS_PER_CLIENT=2) ;;
     echo-nginx-untrusted) bin=echo envs=(TRUSTED_PROXIES=) ;;
+    # Behind Apache httpd on 127.0.0.1 (scripts/apache.sh, issue 17); the
+    # trusted one also checks that permessage-deflate passes through.
+    echo-apache-trusted) bin=echo envs=(TRUSTED_PROXIES=127.0.0.1 CLIENT_SOURCE=x-forwarded WS_DEFLATE=1) ;;
+    echo-apache-untrusted) bin=echo envs=(TRUSTED_PROXIES=) ;;
     # Issue 8: HAProxy in front (PROXY protocol v2); the handler logs peers.
     h2c-proxy) bin=h2c envs=(PROXY_PROTOCOL=1 RUST_LOG=info,h2c=debug) ;;
     # Issue 17: echo behind HAProxy with PROXY protocol; no proxy trusted,
@@ -116,7 +120,7 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted custom_protocol chat chat-cluster echo-topic-drop echo-topic-close echo-topic-wait h2c h2c-proxy echo-haproxy h2c-timeouts echo-timeouts echo-push}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted echo-apache-trusted echo-apache-untrusted custom_protocol chat chat-cluster echo-topic-drop echo-topic-close echo-topic-wait h2c h2c-proxy echo-haproxy h2c-timeouts echo-timeouts echo-push}; do
   if [ "$example" = chat-cluster ]; then
     # Issue 18: Redis, two `chat` instances and nginx round robin, all
     # started by the script; headless Chromium and Node `ws` through them.
@@ -161,6 +165,8 @@ for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inp
     echo-inprogress) RSS_LIMIT_MIB=64 run_client handshake_attacks.py python3 tests/interop/handshake_attacks.py slow_bodies ;;
     echo-nginx-trusted | echo-nginx-untrusted)
       SERVER_LOG="$INTEROP_OUT/$example.log" run_client "nginx-${example#echo-nginx-}" bash tests/interop/nginx.sh "${example#echo-nginx-}" ;;
+    echo-apache-trusted | echo-apache-untrusted)
+      SERVER_LOG="$INTEROP_OUT/$example.log" run_client "apache-${example#echo-apache-}" bash scripts/apache.sh "${example#echo-apache-}" ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
     chat)
       # First, on the fresh server: every documented series at 0 (issue 17).

@@ -14,8 +14,17 @@ Checks against `echo` (WebSocket):
 - slow_body          CONNS upgrade requests that declare a 1 MB body and send
                      a byte a second, plus CONNS with `Expect: 100-continue`
                      and no body, held HOLD_S seconds: never 101.
-- silent             CONNS silent connections, CONNS half-sent heads, CONNS
-                     HTTP/2 preface prefixes, held HOLD_S seconds.
+- silent             against `echo` started with a short HEADER_READ_TIMEOUT
+                     (seconds; pass the same value here): CONNS silent
+                     connections, CONNS half-sent heads, CONNS HTTP/2
+                     preface prefixes. Their cost is measured while all are
+                     open (RSS with all open, per connection, and the peak);
+                     then each must be closed by the server, none before the
+                     deadline (counted from before its connect) and all
+                     within the deadline + max(10 s, the deadline) (a bound
+                     for a loaded machine, not a measurement), and the
+                     server's tower_upgrade_serve_timeouts_total must count
+                     2 x CONNS `header` and CONNS `preface` closes (/metrics).
 - tiny_continuations one text message in CONTINUATIONS (200,000) frames of
                      one byte: echoed whole or closed with 1009.
 Checks against `echo` with WS_DEFLATE=1 and WS_MAX_MESSAGE >= 9 MiB:
@@ -37,7 +46,7 @@ Checks against `h2c` (after the h2c upgrade, RFC 7540 §3.2):
                      client preface, held HOLD_S seconds.
 Bounds: RSS peak at most RSS_GROWTH_MIB (default 48) over the start, and
 at most CPU_S (default 20) seconds of server CPU per check. Sizes default to
-CI ones: CONNS=100 HOLD_S=3; larger: CONNS=2000 HOLD_S=30 RESETS=100000.
+CI ones: CONNS=100 HOLD_S=3 (slow_body and preface_prefix); larger: CONNS=2000 HOLD_S=30 RESETS=100000.
 Prints `ok adversarial.py:CHECK (...)` or `FAIL adversarial.py:CHECK: why`.
 """
 import os
@@ -209,22 +218,89 @@ def slow_body():
                         f"held {HOLD_S:.0f} s, {closed} closed by the server")
 
 
+def serve_timeouts():
+    """tower_upgrade_serve_timeouts_total by kind, from the server's /metrics."""
+    sock = connect()
+    sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: {ADDR}\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while True:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+    counts = {}
+    for line in data.decode(errors="replace").splitlines():
+        if line.startswith("tower_upgrade_serve_timeouts_total{"):
+            kind = line.split('kind="', 1)[1].split('"', 1)[0]
+            counts[kind] = int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
 def silent():
+    import selectors
+
+    deadline = float(os.environ.get("HEADER_READ_TIMEOUT", "0"))
+    if deadline <= 0:
+        raise Failure("set HEADER_READ_TIMEOUT, the server's header read timeout in seconds")
+    pid = server_pid()
+    before = serve_timeouts()
     watch = Watch()
-    socks = []
+    began = {}  # socket -> time.monotonic() before its connect
     for i in range(CONNS):
-        socks.append(connect())
+        began_at = time.monotonic()
+        s = connect()
+        began[s] = began_at
+        began_at = time.monotonic()
         half = connect()
         half.sendall(ws_head("")[:37])
-        socks.append(half)
+        began[half] = began_at
+        began_at = time.monotonic()
         pri = connect()
         pri.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n"[: 1 + i % 21])
-        socks.append(pri)
-    closed = hold(socks)
-    for s in socks:
+        began[pri] = began_at
+    all_open = time.monotonic()
+    rss_open = wsraw.rss_kib(pid)
+    per_conn = (rss_open - watch.rss.start) / len(began)
+    # Each one until the server closes it (EOF or reset).
+    closed_after = []
+    sel = selectors.DefaultSelector()
+    for s in began:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    give_up = all_open + deadline + max(10.0, deadline)
+    while sel.get_map() and time.monotonic() < give_up:
+        for key, _ in sel.select(timeout=0.2):
+            s = key.fileobj
+            try:
+                if s.recv(1 << 16):
+                    continue  # an answer before the close (none is expected)
+            except BlockingIOError:
+                continue
+            except OSError:
+                pass
+            closed_after.append(time.monotonic() - began[s])
+            sel.unregister(s)
+    still_open = len(sel.get_map())
+    for s in began:
         s.close()
-    return watch.finish(f"{CONNS} silent + {CONNS} half heads + {CONNS} preface prefixes held {HOLD_S:.0f} s, "
-                        f"{closed} of {3 * CONNS} closed by the server")
+    what = (f"{CONNS} silent + {CONNS} half heads + {CONNS} preface prefixes, header read timeout {deadline:g} s")
+    if still_open:
+        raise Failure(f"{what}: {still_open} of {len(began)} still open {give_up - all_open - deadline:.0f} s "
+                      "past the deadline")
+    early = [t for t in closed_after if t < deadline * 0.95]
+    if early:
+        raise Failure(f"{what}: {len(early)} closed before the deadline (first after {min(early):.2f} s)")
+    after = serve_timeouts()
+    counted = {k: after.get(k, 0) - before.get(k, 0) for k in ("header", "preface")}
+    if counted != {"header": 2 * CONNS, "preface": CONNS}:
+        raise Failure(f"{what}: tower_upgrade_serve_timeouts_total grew by {counted}, "
+                      f"want header {2 * CONNS}, preface {CONNS}")
+    return watch.finish(
+        f"{what}: with all {len(began)} open (after {all_open - min(began.values()):.1f} s) server RSS "
+        f"+{(rss_open - watch.rss.start) / 1024:.1f} MiB ({per_conn:.1f} KiB a connection); "
+        f"each closed by the server {min(closed_after):.2f} .. {max(closed_after):.2f} s after its connect; "
+        f"serve_timeouts_total +{counted['header']} header, +{counted['preface']} preface")
 
 
 def tiny_continuations():
