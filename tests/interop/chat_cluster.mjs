@@ -10,8 +10,9 @@
 //   messages_cross_instances     a message said on a reaches the pages on b, and back
 //   presence_counts_every_instance  every page shows 4 in the room (each
 //                                instance counts its own members; the page sums)
-// Redis killed (SIGKILL) for 5 s while a Node `ws` client publishes ~200
-// messages a second of 3 KB on instance a, read by a `ws` client on a and one on b:
+// Redis killed (SIGKILL) for 5 s while a Node `ws` client publishes ~600
+// messages a second of 3 KB on instance a (more, in 5 s, than the backplane's
+// outbox holds), read by a `ws` client on a and one on b:
 //   local_delivery_during_outage every message published on a during the
 //                                outage reached a's reader, and a page's message
 //                                reached the other page on a
@@ -169,7 +170,7 @@ try {
   const pub = await loadMember(ADDR.a);
   let seq = 0;
   const pad = 'x'.repeat(3000);
-  const load = setInterval(() => { for (let i = 0; i < 4; i++) pub.send(`load ${++seq} ${pad}`); }, 20);
+  const load = setInterval(() => { for (let i = 0; i < 12; i++) pub.send(`load ${++seq} ${pad}`); }, 20);
   await sleep(1000);
   const rss = { before: {}, peak: {}, after: {} };
   for (const n of ['a', 'b']) rss.before[n] = rss.peak[n] = rssMiB(PID[n]);

@@ -46,7 +46,6 @@ wait_port() {
 prefix="$(mktemp -d)"
 pids=()
 cleanup() {
-  # The Redis chat_cluster.mjs restarted is not our child: its pid file.
   [ -s "$prefix/redis.pid" ] && kill "$(cat "$prefix/redis.pid")" 2>/dev/null
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
@@ -66,8 +65,11 @@ logfile $prefix/redis.log
 daemonize no
 CONF
 redis-server "$prefix/redis.conf" --save '' --appendonly no &
-pids+=($!)
-wait_port "$redis_port" $! redis-server || exit 1
+redis_pid=$!
+# Killed by chat_cluster.mjs and started again there; cleanup() ends it
+# through its pid file, and bash need not report the kill.
+disown $redis_pid
+wait_port "$redis_port" $redis_pid redis-server || exit 1
 
 # --- two chat instances --------------------------------------------------
 declare -A addr pid
@@ -126,12 +128,12 @@ echo "# $NAME: $(redis-server --version | awk '{print $1, $2, $3}') on $redis_po
   "chat a on ${addr[a]} (pid ${pid[a]}), chat b on ${addr[b]} (pid ${pid[b]});" \
   "$(nginx -v 2>&1 | sed 's/.*: //') round robin on 127.0.0.1:$nginx_port"
 NGINX_ADDR="127.0.0.1:$nginx_port" A_ADDR="${addr[a]}" B_ADDR="${addr[b]}" A_PID="${pid[a]}" B_PID="${pid[b]}" \
-  REDIS_PID="${pids[0]}" REDIS_CONF="$prefix/redis.conf" REDIS_PORT="$redis_port" \
+  REDIS_PID="$redis_pid" REDIS_CONF="$prefix/redis.conf" REDIS_PORT="$redis_port" \
   node "$here/chat_cluster.mjs"
 status=$?
 # Both instances' view of the run, for a failure's reader.
 for name in a b; do
-  echo "# chat $name: $(grep -c ' joined' "$out/chat_cluster-$name.log") joins, log $out/chat_cluster-$name.log;" \
-    "backplane lines: $(grep -ci 'redis\|backplane' "$out/chat_cluster-$name.log")"
+  echo "# chat $name: log $out/chat_cluster-$name.log; what its backplane said:"
+  sed 's/\x1b\[[0-9;]*m//g' "$out/chat_cluster-$name.log" | grep -o 'Redis backplane: [^;]*' | sort | uniq -c | sed 's/^/#   /'
 done
 exit $status
