@@ -3,7 +3,8 @@
 #   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
 #         haproxy (PROXY protocol interop, tests/interop/haproxy.sh),
 #         apache2 (the third proxy, scripts/apache.sh; run as /usr/sbin/apache2),
-#         redis-server (the chat cluster of tests/interop/chat_cluster.sh)
+#         redis-server (the Redis backplane's tests, tests/redis_backplane.rs,
+#         and the chat cluster of tests/interop/chat_cluster.sh)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.
@@ -46,4 +47,4 @@ fi
 
 echo "install-peers: chromium $(chromium --version 2>/dev/null | awk '{print $2}'), $(nghttp --version | head -1)," \
   "websockets $(python3 -c 'import websockets; print(websockets.__version__)'), node $(node --version)," \
-  "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/apache2 -v | head -1 | sed 's/^Server version: //')"
+  "haproxy $(haproxy -v | head -1 | awk '{print $3}'), $(/usr/sbin/apache2 -v | head -1 | sed 's/^Server version: //'), redis-server $(redis-server --version | awk '{print $3}' | cut -d= -f2)"

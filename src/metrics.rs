@@ -323,4 +323,25 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
             ));
         }
     }
+    // The Redis backplane (`websocket::RedisBackplane`), whether or not
+    // one is running.
+    #[cfg(feature = "redis")]
+    {
+        use crate::websocket::topics::metrics::backplane::{CONNECTIONS, COUNTERS, DROP_KINDS};
+        for name in COUNTERS {
+            f(Series::Counter(name, &[]));
+        }
+        for kind in DROP_KINDS {
+            f(Series::Counter(
+                "tower_upgrade_backplane_dropped_total",
+                &[("kind", kind)],
+            ));
+        }
+        for kind in CONNECTIONS {
+            f(Series::Gauge(
+                "tower_upgrade_backplane_connected",
+                &[("kind", kind)],
+            ));
+        }
+    }
 }

@@ -67,6 +67,9 @@ pub use rejection::WebSocketRejection;
 pub use messages::{
     CloseCode, CloseFrame, Error, Message, Receiver, Sender, TrySendError, Utf8Bytes, WebSocket,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use topics::RedisBackplane;
 #[cfg(feature = "messages")]
 #[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
 pub use topics::{

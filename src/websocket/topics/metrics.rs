@@ -39,3 +39,66 @@ pub(crate) fn compressed(kind: &'static str) {
     #[cfg(feature = "metrics")]
     metrics::counter!("tower_upgrade_topic_compressions_total", "kind" => kind).increment(1);
 }
+
+/// `tower_upgrade_backplane_*`: the Redis backplane's series (feature
+/// `redis`).
+#[cfg(feature = "redis")]
+pub(crate) mod backplane {
+    /// Counters without labels: messages sent to Redis, messages from
+    /// other instances handed to this one's subscribers, and connection
+    /// attempts after a lost or failed connection.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const COUNTERS: [&str; 3] = [
+        "tower_upgrade_backplane_published_total",
+        "tower_upgrade_backplane_received_total",
+        "tower_upgrade_backplane_reconnects_total",
+    ];
+
+    /// The `kind` values of `tower_upgrade_backplane_dropped_total`.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const DROP_KINDS: [&str; 4] =
+        ["outbox_full", "send_failed", "inbox_full", "malformed"];
+
+    /// The `kind` values of `tower_upgrade_backplane_connected`: the two
+    /// connections to Redis.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) const CONNECTIONS: [&str; 2] = ["subscribe", "publish"];
+
+    /// Why a message did not cross: `kind` is one of [`DROP_KINDS`].
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn dropped(kind: &'static str, messages: usize) {
+        #[cfg(feature = "metrics")]
+        metrics::counter!("tower_upgrade_backplane_dropped_total", "kind" => kind)
+            .increment(messages as u64);
+    }
+
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn published(messages: usize) {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(COUNTERS[0]).increment(messages as u64);
+    }
+
+    pub(crate) fn received() {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(COUNTERS[1]).increment(1);
+    }
+
+    pub(crate) fn reconnect() {
+        #[cfg(feature = "metrics")]
+        metrics::counter!(COUNTERS[2]).increment(1);
+    }
+
+    /// One of the [`CONNECTIONS`] came up (`true`) or went down.
+    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    pub(crate) fn connected(kind: &'static str, up: bool) {
+        #[cfg(feature = "metrics")]
+        {
+            let gauge = metrics::gauge!("tower_upgrade_backplane_connected", "kind" => kind);
+            if up {
+                gauge.increment(1.0);
+            } else {
+                gauge.decrement(1.0);
+            }
+        }
+    }
+}

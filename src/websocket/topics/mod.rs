@@ -47,6 +47,8 @@
 mod backplane;
 pub(crate) mod metrics;
 mod policy;
+#[cfg(feature = "redis")]
+mod redis;
 mod wait;
 
 use std::collections::HashMap;
@@ -57,6 +59,8 @@ use indexmap::IndexMap;
 
 pub use backplane::{Backplane, BackplaneInbox};
 pub use policy::{Published, SlowConsumer};
+#[cfg(feature = "redis")]
+pub use redis::RedisBackplane;
 
 use crate::websocket::messages::sender::{OnClose, Refused, Shared};
 use crate::websocket::proto::Prepared;
@@ -129,7 +133,9 @@ impl TopicsBuilder {
         self
     }
 
-    /// The table.
+    /// The table. A backplane that runs tasks of its own (such as
+    /// `RedisBackplane`, feature `redis`) starts them here: build inside a
+    /// tokio runtime.
     pub fn build(self) -> Topics {
         let inner = Arc::new(Inner {
             table: RwLock::default(),
