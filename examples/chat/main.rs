@@ -10,13 +10,16 @@
 //! # http://127.0.0.1:3000/stats for the chart, /metrics for Prometheus
 //!
 //! # Many instances sharing their rooms through Redis pub/sub:
-//! REDIS_URL=redis://127.0.0.1:6379 INSTANCE=a ADDR=127.0.0.1:3001 cargo run --example chat --features redis
-//! REDIS_URL=redis://127.0.0.1:6379 INSTANCE=b ADDR=127.0.0.1:3002 cargo run --example chat --features redis
+//! REDIS_URL=redis://127.0.0.1:6379 INSTANCE=a ADDR=127.0.0.1:3001 cargo run --example chat
+//! REDIS_URL=redis://127.0.0.1:6379 INSTANCE=b ADDR=127.0.0.1:3002 cargo run --example chat
 //! ```
 //!
 //! `INSTANCE` names the instance (a random name otherwise); the page shows
-//! which one it is connected to. Room counts add up every instance's
-//! members (`presence.rs`).
+//! which one it is connected to. Each instance counts its own members and
+//! publishes its counts to the room when they change (and every 5 s); the
+//! page adds up the latest count of every instance, and forgets one it has
+//! not heard from for 15 s (`presence.rs`). While Redis is away, each
+//! instance's rooms go on locally.
 //!
 //! SIGTERM or ctrl-c drains: every member gets Close 1001 (5 s at most),
 //! and its page reconnects, with back-off, to whichever instance the load
@@ -46,7 +49,7 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use tower::service_fn;
-use tower_upgrade::websocket::{SlowConsumer, Topics, WebSocketConfig};
+use tower_upgrade::websocket::{RedisBackplane, SlowConsumer, Topics, WebSocketConfig};
 use tower_upgrade::UpgradeLayer;
 
 use crate::rooms::Rooms;
@@ -66,8 +69,7 @@ async fn main() -> std::io::Result<()> {
     let prometheus = support::metrics::install();
 
     let instance = std::env::var("INSTANCE").unwrap_or_else(|_| random_name());
-    let topics = Topics::builder().slow_consumer(SLOW_CONSUMER);
-    let rooms = Rooms::new(with_backplane(topics).build(), &instance);
+    let rooms = Rooms::new(topics()?, &instance);
 
     // In your own server: UpgradeLayer::new().websocket(settings, service_fn(member)).
     let knobs = support::knobs::from_env(WebSocketConfig::new().max_message_size(MAX_MESSAGE));
@@ -121,15 +123,15 @@ fn random_name() -> String {
     format!("{:06x}", random & 0xff_ffff)
 }
 
-/// One instance alone: without `REDIS_URL` there is nothing to share.
-fn with_backplane(
-    topics: tower_upgrade::websocket::TopicsBuilder,
-) -> tower_upgrade::websocket::TopicsBuilder {
-    if std::env::var_os("REDIS_URL").is_some() {
-        tracing::error!(
-            "REDIS_URL needs the `redis` feature: cargo run --example chat --features redis"
-        );
-        std::process::exit(2);
+/// The rooms' table: this instance's alone, or shared with the other
+/// instances through Redis pub/sub when `REDIS_URL` is set.
+fn topics() -> std::io::Result<Topics> {
+    let topics = Topics::builder().slow_consumer(SLOW_CONSUMER);
+    match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let redis = RedisBackplane::new(&url).map_err(std::io::Error::other)?;
+            Ok(topics.backplane(redis).build())
+        }
+        Err(_) => Ok(topics.build()),
     }
-    topics
 }
