@@ -2,8 +2,9 @@
 # Installs the third-party peers the interop clients (tests/interop/) talk to:
 #   apt:  chromium, nghttp2-client (nghttp, h2load), curl, netcat-openbsd, nginx,
 #         haproxy (PROXY protocol interop, tests/interop/haproxy.sh),
-#         apache2 (the third proxy, scripts/apache.sh; run as /usr/sbin/apache2)
-#         redis-server (the Redis backplane's tests, tests/redis_backplane.rs)
+#         apache2 (the third proxy, scripts/apache.sh; run as /usr/sbin/apache2),
+#         redis-server (the Redis backplane's tests, tests/redis_backplane.rs,
+#         and the chat cluster of tests/interop/chat_cluster.sh)
 #   pip:  tests/interop/requirements.txt (websockets, h2)
 #   npm:  tests/interop/node/package-lock.json (ws, playwright-core), via `npm ci`
 # Idempotent: each step is skipped when what it installs is already there.

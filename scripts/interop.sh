@@ -13,7 +13,11 @@
 #      EXAMPLES="echo chat"   run only these examples (`echo-deflate` is `echo`
 #                             with WS_DEFLATE=1: permessage-deflate, messages backend;
 #                             `echo-keepalive` is `echo` with short keepalive intervals;
-#                             `echo-push` is `echo` with the push routes of issue 16)
+#                             `echo-push` is `echo` with the push routes of issue 16;
+#                             `chat-cluster` is two `chat` instances with Redis and
+#                             nginx, started by tests/interop/chat_cluster.sh itself;
+#                             `echo-topic-drop|close|wait` is `echo`'s /topic with
+#                             that slow-consumer policy)
 #      KEEPALIVE_PING_MS=500 KEEPALIVE_PONG_MS=500   the intervals of `echo-keepalive`
 #      INTEROP_SERVER="cmd"   start `cmd NAME` instead of the built example (no cargo build)
 #      INTEROP_LABEL=name     the word before the closing counts (default `interop`)
@@ -63,6 +67,12 @@ start_server() {
     # Issue 16: the push routes (split halves apart), short keepalive and
     # write timeout, a 2 s HTTP/2 idle timeout.
     echo-push) bin=echo envs=(WS_PUSH_ROUTES=1 WS_PING_MS=500 WS_PONG_TIMEOUT_MS=500 WS_WRITE_TIMEOUT_MS=500 HTTP2_IDLE_TIMEOUT=2) ;;
+    # Issue 18: /topic with a slow-consumer policy; 16 KB messages and a
+    # 256 KiB send buffer, so that a client that never reads fills up in
+    # seconds (slow_consumer.py).
+    echo-topic-drop) bin=echo envs=(WS_TOPIC_POLICY=drop WS_MAX_MESSAGE=16384 WS_MAX_WRITE_BUFFER=262144) ;;
+    echo-topic-close) bin=echo envs=(WS_TOPIC_POLICY=close WS_MAX_MESSAGE=16384 WS_MAX_WRITE_BUFFER=262144) ;;
+    echo-topic-wait) bin=echo envs=(WS_TOPIC_POLICY=wait:200 WS_MAX_MESSAGE=16384 WS_MAX_WRITE_BUFFER=262144) ;;
   esac
   if [ -n "${INTEROP_SERVER:-}" ]; then
     read -r -a cmd <<<"$INTEROP_SERVER"; cmd+=("$bin")
@@ -110,7 +120,13 @@ if [ -z "${INTEROP_SERVER:-}" ]; then
   cargo build --examples --all-features || fail build "cargo build --examples --all-features"
 fi
 
-for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted echo-apache-trusted echo-apache-untrusted custom_protocol chat h2c h2c-proxy echo-haproxy h2c-timeouts echo-timeouts echo-push}; do
+for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inprogress echo-nginx-trusted echo-nginx-untrusted echo-apache-trusted echo-apache-untrusted custom_protocol chat chat-cluster echo-topic-drop echo-topic-close echo-topic-wait h2c h2c-proxy echo-haproxy h2c-timeouts echo-timeouts echo-push}; do
+  if [ "$example" = chat-cluster ]; then
+    # Issue 18: Redis, two `chat` instances and nginx round robin, all
+    # started by the script; headless Chromium and Node `ws` through them.
+    run_client chat_cluster.sh bash tests/interop/chat_cluster.sh
+    continue
+  fi
   start_server "$example" || continue
   case "$example" in
     echo)
@@ -182,6 +198,10 @@ for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inp
       # WebSocket over HTTP/2 (Python h2), a message every 0.5 s through
       # 3 x the idle timeout.
       HTTP2_IDLE_TIMEOUT=2 run_client ws_h2_idle.py python3 tests/interop/ws_h2.py ;;
+    # Issue 18: 1,000 fast clients and one that never reads on one topic:
+    # dropped or closed per the policy; the others' rate and the server's
+    # RSS with and without it, side by side.
+    echo-topic-*) run_client "slow_consumer_${example#echo-topic-}" python3 tests/interop/slow_consumer.py "${example#echo-topic-}" ;;
     *) fail "$example" "no interop client for this example" ;;
   esac
   if ! kill -0 "$server_pid" 2>/dev/null; then

@@ -1,105 +1,99 @@
-//! Who is in which room, and fan-out: every member has an outbox (the
-//! crate's cloneable `Sender`, or a channel for the tungstenite backend);
-//! a message to a room is offered to each member's outbox, and a member
-//! whose outbox is full misses it rather than holding everyone up.
+//! Rooms are topics: a member's socket subscribes to its room's topic (and
+//! to [`EVERYONE`]), and what is said in a room is published to the topic
+//! once, encoded once and shared by every member's send queue. With a
+//! backplane (`REDIS_URL`), a publish also reaches the members of that room
+//! on the other instances.
+//!
+//! A member too slow for its room meets the table's `SlowConsumer` policy
+//! (`main.rs`: closed with 1013 by default, and its page reconnects).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use serde_json::json;
-use tokio::sync::mpsc;
-use tower_upgrade::websocket::{Message, Sender};
+use serde_json::{json, Value};
+use tower_upgrade::websocket::{Message, Sender, Topics};
 
-/// Where messages for one member go.
-pub(crate) enum Outbox {
-    /// The member's own socket (the `messages` backend).
-    Socket(Sender),
-    /// A bounded channel its task drains (the `tungstenite` backend).
-    Channel(mpsc::Sender<Arc<str>>),
+use crate::presence::Presence;
+
+/// The topic every member is subscribed to: how many are connected.
+pub(crate) const EVERYONE: &str = "everyone";
+
+/// The topic of a room.
+pub(crate) fn topic(room: &str) -> String {
+    format!("room:{room}")
 }
 
-impl Outbox {
-    /// Queues `text` unless the outbox is full or closed.
-    fn offer(&self, text: &Arc<str>) -> bool {
-        match self {
-            Outbox::Socket(sender) => sender.try_send(Message::text(text.to_string())).is_ok(),
-            Outbox::Channel(sender) => sender.try_send(text.clone()).is_ok(),
-        }
-    }
-}
-
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Rooms {
-    rooms: Arc<Mutex<HashMap<String, HashMap<u64, Outbox>>>>,
+    topics: Topics,
+    presence: Presence,
+    /// This instance's name, in member names and presence counts.
+    instance: Arc<str>,
     next_guest: Arc<AtomicU64>,
 }
 
 impl Rooms {
-    /// Adds a member to `room`, tells the room, and tells everyone the new
-    /// counts. Returns the member's number.
-    pub(crate) fn join(&self, room: &str, outbox: Outbox) -> u64 {
-        let guest = self.next_guest.fetch_add(1, Ordering::Relaxed);
-        let mut rooms = self.rooms.lock().unwrap();
-        rooms
-            .entry(room.to_owned())
-            .or_default()
-            .insert(guest, outbox);
-        let joined = json!({ "type": "joined", "who": format!("guest-{guest}") });
-        send_to_room(&rooms, room, &joined);
-        send_presence(&rooms);
-        guest
-    }
-
-    /// Removes a member, forgets the room once empty, and tells the others.
-    pub(crate) fn leave(&self, room: &str, guest: u64) {
-        let mut rooms = self.rooms.lock().unwrap();
-        if let Some(members) = rooms.get_mut(room) {
-            members.remove(&guest);
-            if members.is_empty() {
-                rooms.remove(room);
-            }
+    pub(crate) fn new(topics: Topics, instance: &str) -> Self {
+        let instance: Arc<str> = instance.into();
+        Rooms {
+            presence: Presence::start(topics.clone(), instance.clone()),
+            topics,
+            instance,
+            next_guest: Arc::default(),
         }
-        let left = json!({ "type": "left", "who": format!("guest-{guest}") });
-        send_to_room(&rooms, room, &left);
-        send_presence(&rooms);
     }
 
-    /// Sends what `guest` said to everyone in `room`, `guest` included.
-    pub(crate) fn say(&self, room: &str, guest: u64, text: &str) {
-        let said = json!({ "type": "message", "from": format!("guest-{guest}"), "text": text });
-        send_to_room(&self.rooms.lock().unwrap(), room, &said);
+    /// Greets the member of `sender`, subscribes it to `room` and tells the
+    /// room. Returns the member's name, unique across instances.
+    pub(crate) async fn join(&self, room: &str, sender: &Sender) -> String {
+        let n = self.next_guest.fetch_add(1, Ordering::Relaxed);
+        let who = format!("guest-{n}@{}", self.instance);
+        let welcome = json!({ "type": "welcome", "instance": &*self.instance, "you": &who });
+        // The first message on a fresh socket: its queue has room.
+        let _ = sender.try_send(Message::text(welcome.to_string()));
+        self.topics.subscribe(&topic(room), sender);
+        self.topics.subscribe(EVERYONE, sender);
+        publish(
+            &self.topics,
+            &topic(room),
+            &json!({ "type": "joined", "who": &who }),
+        )
+        .await;
+        self.presence.joined(room);
+        who
+    }
+
+    /// Tells the room that `who` left (its socket left the topics as it
+    /// closed).
+    pub(crate) async fn leave(&self, room: &str, who: &str) {
+        self.presence.left(room);
+        publish(
+            &self.topics,
+            &topic(room),
+            &json!({ "type": "left", "who": who }),
+        )
+        .await;
+    }
+
+    /// Sends what `who` said to everyone in `room`, `who` included.
+    pub(crate) async fn say(&self, room: &str, who: &str, text: &str) {
+        let said = json!({ "type": "message", "from": who, "text": text });
+        publish(&self.topics, &topic(room), &said).await;
     }
 }
 
-fn send_to_room(
-    rooms: &HashMap<String, HashMap<u64, Outbox>>,
-    room: &str,
-    what: &serde_json::Value,
-) {
-    let Some(members) = rooms.get(room) else {
-        return;
+/// Publishes `what` to `topic`, and logs the members that could not take
+/// it.
+pub(crate) async fn publish(topics: &Topics, topic: &str, what: &Value) {
+    let Ok(report) = topics.publish(topic, Message::text(what.to_string())).await else {
+        return; // only Ping, Pong and Close are refused
     };
-    let text: Arc<str> = what.to_string().into();
-    let missed = members
-        .values()
-        .filter(|outbox| !outbox.offer(&text))
-        .count();
-    if missed > 0 {
-        tracing::warn!(room = ?room, missed, "members fell behind and missed a message");
-    }
-}
-
-/// Tells every member how many are in its room and how many chat
-/// connections the server holds in all.
-fn send_presence(rooms: &HashMap<String, HashMap<u64, Outbox>>) {
-    let total: usize = rooms.values().map(HashMap::len).sum();
-    for members in rooms.values() {
-        let text: Arc<str> = json!({ "type": "presence", "room": members.len(), "total": total })
-            .to_string()
-            .into();
-        for outbox in members.values() {
-            outbox.offer(&text);
-        }
+    if report.dropped() > 0 || report.closed() > 0 {
+        tracing::warn!(
+            topic = ?topic,
+            dropped = report.dropped(),
+            closed = report.closed(),
+            "members too slow for their room",
+        );
     }
 }

@@ -65,13 +65,20 @@ impl Totals {
 #[derive(Clone)]
 pub(crate) struct Stats {
     samples: Arc<Mutex<VecDeque<Sample>>>,
+    /// The instance these numbers are of (they are per instance).
+    instance: Arc<str>,
 }
 
 impl Stats {
     /// Starts sampling once a second.
-    pub(crate) fn start(prometheus: PrometheusHandle, connections: Connections) -> Self {
+    pub(crate) fn start(
+        prometheus: PrometheusHandle,
+        connections: Connections,
+        instance: &str,
+    ) -> Self {
         let stats = Stats {
             samples: Arc::new(Mutex::new(VecDeque::with_capacity(KEEP))),
+            instance: instance.into(),
         };
         let samples = stats.samples.clone();
         tokio::spawn(async move {
@@ -115,6 +122,7 @@ impl Stats {
     pub(crate) fn json(&self) -> serde_json::Value {
         let samples: Vec<Sample> = self.samples.lock().unwrap().iter().cloned().collect();
         serde_json::json!({
+            "instance": &*self.instance,
             "interval_ms": EVERY.as_millis() as u64,
             "samples": samples,
         })

@@ -69,6 +69,7 @@ async fn main() -> std::io::Result<()> {
         .route("/metrics", support::metrics::route(prometheus))
         .route_service("/ws", upgrades.into_service());
     let app = support::push::routes(app, &knobs.settings);
+    let app = support::topic::route(app, &knobs.settings);
 
     let listener = tokio::net::TcpListener::bind(support::addr()).await?;
     tracing::info!(backend = %knobs.backend, "echo listening on http://{}", listener.local_addr()?);

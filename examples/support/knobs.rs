@@ -12,6 +12,8 @@
 //!   backend (30 s and 20 s by default; `WS_PING_MS=0` sends no Pings).
 //! - `WS_WRITE_TIMEOUT_MS`: how long a write may wait on a client that
 //!   reads nothing (30 s by default; `0`: for ever).
+//! - `WS_MAX_WRITE_BUFFER`: the most bytes queued for a slow reader (after
+//!   `WS_MAX_MESSAGE`, which sets it to twice the message size).
 
 use std::time::Duration;
 
@@ -43,6 +45,9 @@ pub(crate) fn from_env(mut settings: WebSocketConfig) -> Knobs {
             .max_message_size(bytes)
             .max_frame_size(bytes)
             .max_write_buffer_size(bytes.saturating_mul(2));
+    }
+    if let Some(bytes) = env_number("WS_MAX_WRITE_BUFFER") {
+        settings = settings.max_write_buffer_size(bytes as usize);
     }
     if let Some(ms) = env_number("WS_PING_MS") {
         settings = settings.ping_interval((ms > 0).then(|| Duration::from_millis(ms)));

@@ -5,8 +5,9 @@
 //! `tests/interop/` can start them in every configuration they check:
 //!
 //! - `ADDR`: where to listen (127.0.0.1:3000); `RUST_LOG` (`info`).
-//! - `WS_BACKEND`, `WS_DEFLATE`, `WS_MAX_MESSAGE`, `WS_PING_MS`,
-//!   `WS_PONG_TIMEOUT_MS`: the WebSocket backend and settings (`knobs.rs`).
+//! - `WS_BACKEND`, `WS_DEFLATE`, `WS_MAX_MESSAGE`, `WS_MAX_WRITE_BUFFER`,
+//!   `WS_PING_MS`, `WS_PONG_TIMEOUT_MS`: the WebSocket backend and settings
+//!   (`knobs.rs`).
 //! - `TRUSTED_PROXIES`, `MAX_CONNECTIONS_PER_CLIENT`,
 //!   `HANDSHAKES_PER_SECOND_PER_CLIENT`, `HANDSHAKE_BURST`,
 //!   `MAX_HANDSHAKES_IN_PROGRESS`, `MAX_HANDSHAKES_IN_PROGRESS_PER_CLIENT`:
@@ -15,6 +16,9 @@
 //!   (`timeouts.rs`; the `echo` and `h2c` examples).
 //! - `WS_PUSH_ROUTES=1`: `/ticker` and `/split-echo` in the `echo` example,
 //!   handlers that use the halves of `split` apart (`push.rs`).
+//! - `WS_TOPIC_POLICY=drop|close|close:N|wait:MS`: `/topic` in the `echo`
+//!   example, one topic every socket there subscribes to, with that
+//!   slow-consumer policy (`topic.rs`).
 //! - `GET /metrics`: the crate's counters in the Prometheus text format
 //!   (`metrics.rs`).
 
@@ -26,6 +30,7 @@ pub mod knobs;
 pub mod metrics;
 pub mod push;
 pub mod timeouts;
+pub mod topic;
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
 pub fn init_tracing() {
