@@ -116,6 +116,8 @@ for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inp
       run_client ws_h2.py python3 tests/interop/ws_h2.py
       # Slow reader and Ping flood, server RSS from /proc (CI sizes; see the script).
       run_client ws_attacks.py python3 tests/interop/ws_attacks.py
+      # Over-long negotiation headers (431) and a stalled body (408), issue 17.
+      run_client handshake_fields python3 tests/interop/handshake_attacks.py oversized_fields slow_body_408
       # curl scrapes /metrics around a run of clients (issue 11).
       run_client metrics_scrape.py python3 tests/interop/metrics_scrape.py ;;
     echo-deflate)
@@ -145,6 +147,8 @@ for example in ${EXAMPLES:-echo echo-deflate echo-keepalive echo-limits echo-inp
       SERVER_LOG="$INTEROP_OUT/$example.log" run_client "nginx-${example#echo-nginx-}" bash tests/interop/nginx.sh "${example#echo-nginx-}" ;;
     custom_protocol) run_client linecount.py python3 tests/interop/linecount.py ;;
     chat)
+      # First, on the fresh server: every documented series at 0 (issue 17).
+      EXPECT_FRESH=1 run_client metrics_scrape_fresh.py python3 tests/interop/metrics_scrape.py
       run_client chat_browser.mjs node tests/interop/chat_browser.mjs
       # Room and server counts live over the page's WebSocket; /stats screenshot.
       run_client chat_live.mjs node tests/interop/chat_live.mjs

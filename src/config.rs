@@ -31,6 +31,8 @@ pub(crate) struct Config {
     /// Upgrades between detection and hand-off, all clients together.
     pub(crate) max_handshakes: usize,
     pub(crate) per_client: PerClientLimits,
+    /// Whether this configuration's metrics series exist yet (at 0).
+    pub(crate) metrics_registered: crate::metrics::Registered,
 }
 
 /// This layer's limits per client address; all off by default.

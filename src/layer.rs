@@ -88,6 +88,23 @@ impl UpgradeLayer {
     /// The default of [`max_kept_head`](Self::max_kept_head): 16 KiB of
     /// header fields kept for the life of the connection.
     pub const DEFAULT_MAX_KEPT_HEAD: usize = crate::head::DEFAULT_MAX_KEPT_HEAD;
+    /// The most bytes of `Connection`, and of `Upgrade`, each field's lines
+    /// together, in a request that asks for a protocol the layer offers:
+    /// 4 KiB, where clients send under 30. Past it the request gets `431
+    /// Request Header Fields Too Large` naming the field
+    /// ([`HeaderTooLarge`](crate::rejection::HeaderTooLarge), RFC 6585 §5),
+    /// rather than a switch agreed on part of it. WebSocket bounds
+    /// `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions` the same
+    /// way (see [`WebSocketRejection`](crate::websocket::WebSocketRejection)).
+    /// Requests that are not upgrades to a protocol offered here are not
+    /// checked.
+    ///
+    /// ```
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// assert_eq!(UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES, 4096);
+    /// ```
+    pub const MAX_NEGOTIATION_HEADER_BYTES: usize = 4096;
 
     /// A layer that offers no protocol yet: every request passes through.
     pub fn new() -> Self {
@@ -111,6 +128,7 @@ impl UpgradeLayer {
                     max_handshakes: None,
                     rate: None,
                 },
+                metrics_registered: Default::default(),
             }),
             renderer: PlainTextRejection,
         }
@@ -583,7 +601,12 @@ impl<R> UpgradeLayer<R> {
 impl<S, R: Clone> Layer<S> for UpgradeLayer<R> {
     type Service = Upgrade<S, R>;
 
+    /// With the `metrics` feature, the first service built from a
+    /// configuration registers its series at 0 in the recorder installed
+    /// then (see the crate docs, "Observability"): install the recorder
+    /// first.
     fn layer(&self, inner: S) -> Self::Service {
+        crate::metrics::register(&self.config);
         Upgrade {
             inner,
             config: self.config.clone(),

@@ -5,11 +5,24 @@
 //! one table in the crate docs (README, "Observability"): add a row there
 //! with each new series.
 //!
+//! Every series whose labels are known in advance exists, at 0, from the
+//! moment a layer is built ([`register`]): its protocols, the reasons of the
+//! rejection table and those each protocol declares
+//! ([`Protocol::rejection_labels`](crate::Protocol::rejection_labels)), the
+//! fixed `kind` and `outcome` values. A series that appears only with its
+//! first event defeats `rate()` and alerts on it (Prometheus' "avoid missing
+//! metrics"). The request path only increments.
+//!
 //! `protocol` is the registered token (`websocket`, `linecount/1`), never
 //! the client's spelling, so a client cannot grow the number of series; a
 //! `426` from `require_upgrade`, which chose no protocol, is counted with
 //! `protocol="none"`. `reason` is [`Rejection::metrics_label`](crate::rejection::Rejection::metrics_label): the table in
 //! `rejection.rs` gives every cause's.
+
+#[cfg(feature = "metrics")]
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::config::Config;
 
 /// The `protocol` label of a rejection that chose no protocol: the `426`
 /// of [`require_upgrade`](crate::UpgradeLayer::require_upgrade) to a request
@@ -145,5 +158,169 @@ pub(crate) fn drained(closed: usize, timed_out: usize) {
             .increment(closed as u64);
         metrics::counter!("tower_upgrade_drain_total", "outcome" => "timed_out")
             .increment(timed_out as u64);
+    }
+}
+
+/// The `kind` values of `tower_upgrade_websocket_timeouts_total`.
+#[cfg(all(feature = "metrics", feature = "messages"))]
+const WEBSOCKET_TIMEOUT_KINDS: [&str; 4] = ["pong", "idle", "write", "close"];
+
+/// The `kind` values of `tower_upgrade_serve_timeouts_total` this build can
+/// emit: `serve`'s deadlines, the HTTP/2 timers of `serve` and h2c, and the
+/// idle timeout of raw upgraded connections, which the layer owns.
+#[cfg(feature = "metrics")]
+const SERVE_TIMEOUT_KINDS: &[&str] = &[
+    #[cfg(feature = "serve")]
+    "header",
+    #[cfg(feature = "serve")]
+    "preface",
+    #[cfg(any(feature = "serve", feature = "h2c"))]
+    "http2_idle",
+    #[cfg(any(feature = "serve", feature = "h2c"))]
+    "http2_keepalive",
+    "upgraded_idle",
+];
+
+/// The `outcome` values of `tower_upgrade_drain_total`.
+#[cfg(feature = "metrics")]
+const DRAIN_OUTCOMES: [&str; 2] = ["closed", "timed_out"];
+
+/// Whether this configuration's series are registered. A clone of the
+/// configuration (a builder method changed it) starts unregistered: it may
+/// offer other protocols.
+#[derive(Debug, Default)]
+pub(crate) struct Registered(#[cfg(feature = "metrics")] AtomicBool);
+
+impl Clone for Registered {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+/// Registers, at 0, every series of `config` whose labels are known now, in
+/// the recorder installed at this moment; once per configuration, however
+/// many services are built from it. Counters and histograms start empty and
+/// gauges are created without being set, so a series another layer already
+/// moved keeps its value.
+pub(crate) fn register(config: &Config) {
+    #[cfg(feature = "metrics")]
+    if !config.metrics_registered.0.swap(true, Ordering::AcqRel) {
+        for_each_series(config, |series| series.register());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let Registered() = config.metrics_registered;
+}
+
+/// One series known in advance: its name and labels.
+#[cfg(feature = "metrics")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Series<'a> {
+    Counter(&'static str, &'a [(&'static str, &'a str)]),
+    Gauge(&'static str, &'a [(&'static str, &'a str)]),
+    Histogram(&'static str, &'a [(&'static str, &'a str)]),
+}
+
+#[cfg(feature = "metrics")]
+impl Series<'_> {
+    fn register(self) {
+        fn labels(labels: &[(&'static str, &str)]) -> Vec<metrics::Label> {
+            labels
+                .iter()
+                .map(|(key, value)| metrics::Label::new(*key, value.to_string()))
+                .collect()
+        }
+        match self {
+            Series::Counter(name, l) => {
+                let _ = metrics::counter!(name, labels(l));
+            }
+            Series::Gauge(name, l) => {
+                let _ = metrics::gauge!(name, labels(l));
+            }
+            Series::Histogram(name, l) => {
+                let _ = metrics::histogram!(name, labels(l));
+            }
+        }
+    }
+}
+
+/// Calls `f` with every series of `config` known in advance: the one list
+/// [`register`] and the tests read.
+#[cfg(feature = "metrics")]
+pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
+    let mut reasons: Vec<&'static str> = Vec::new();
+    for registration in &config.registry.entries {
+        let token = registration.token();
+        let protocol: &[(&str, &str)] = &[("protocol", &token)];
+        f(Series::Counter("tower_upgrade_attempts_total", protocol));
+        f(Series::Counter("tower_upgrade_accepted_total", protocol));
+        f(Series::Gauge("tower_upgrade_active", protocol));
+        f(Series::Histogram(
+            "tower_upgrade_connection_duration_seconds",
+            protocol,
+        ));
+        // `upgrade_required` is the 426 of a request that chose no protocol.
+        reasons.clear();
+        reasons.extend(
+            crate::rejection::METRICS_LABELS
+                .iter()
+                .filter(|&&label| label != "upgrade_required"),
+        );
+        for label in registration.protocol.rejection_labels() {
+            if !reasons.contains(label) {
+                reasons.push(label);
+            }
+        }
+        for reason in &reasons {
+            f(Series::Counter(
+                "tower_upgrade_rejected_total",
+                &[("protocol", &token), ("reason", reason)],
+            ));
+        }
+    }
+    if config.require_upgrade {
+        f(Series::Counter(
+            "tower_upgrade_rejected_total",
+            &[("protocol", NO_PROTOCOL), ("reason", "upgrade_required")],
+        ));
+    }
+    f(Series::Gauge("tower_upgrade_handshakes_in_progress", &[]));
+    #[cfg(feature = "messages")]
+    for kind in WEBSOCKET_TIMEOUT_KINDS {
+        f(Series::Counter(
+            "tower_upgrade_websocket_timeouts_total",
+            &[("kind", kind)],
+        ));
+    }
+    for kind in SERVE_TIMEOUT_KINDS {
+        f(Series::Counter(
+            "tower_upgrade_serve_timeouts_total",
+            &[("kind", kind)],
+        ));
+    }
+    #[cfg(feature = "proxy-protocol")]
+    f(Series::Counter(
+        "tower_upgrade_proxy_protocol_rejected_total",
+        &[],
+    ));
+    for outcome in DRAIN_OUTCOMES {
+        f(Series::Counter(
+            "tower_upgrade_drain_total",
+            &[("outcome", outcome)],
+        ));
+    }
+    // Topics (`websocket::Topics`): a fixed set, whether or not a table
+    // exists yet.
+    #[cfg(feature = "messages")]
+    {
+        use crate::websocket::topics::metrics::{COMPRESSION_KINDS, COUNTERS};
+        for name in COUNTERS {
+            f(Series::Counter(name, &[]));
+        }
+        for kind in COMPRESSION_KINDS {
+            f(Series::Counter(
+                "tower_upgrade_topic_compressions_total",
+                &[("kind", kind)],
+            ));
+        }
     }
 }

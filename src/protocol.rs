@@ -94,6 +94,34 @@ pub trait Protocol: Send + Sync + 'static {
     fn keeps_body(&self) -> bool {
         false
     }
+
+    /// The metrics labels ([`ProtocolRejection::label`](crate::rejection::ProtocolRejection::label))
+    /// of the refusals [`accept`](Self::accept) can return, so that with
+    /// the `metrics` feature each `tower_upgrade_rejected_total` series of
+    /// this protocol exists, at 0, from the moment the layer is built, not
+    /// from the first refusal (alerts and `rate()` need the series to be
+    /// there). None by default; the core's own causes are always
+    /// registered.
+    ///
+    /// ```
+    /// # use http::request::Parts;
+    /// # use tower_upgrade::rejection::Rejection;
+    /// # use tower_upgrade::{Accepted, Offer, Protocol};
+    /// struct Linecount;
+    ///
+    /// impl Protocol for Linecount {
+    ///     fn accept(&self, _: &Parts, _: &Offer<'_>) -> Result<Accepted, Rejection> {
+    ///         Ok(Accepted::new())
+    ///     }
+    ///
+    ///     fn rejection_labels(&self) -> &'static [&'static str] {
+    ///         &["linecount_bad_max_line"]
+    ///     }
+    /// }
+    /// ```
+    fn rejection_labels(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// What a protocol sees of a request that offers it.

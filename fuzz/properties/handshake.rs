@@ -194,9 +194,17 @@ fn single<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {
     }
 }
 
-/// RFC 6455 §4.2.1 items 1, 6, 2 and 5, in the order the crate checks them.
+/// The bounds of the negotiation fields, then RFC 6455 §4.2.1 items 1, 6,
+/// 2 and 5, in the order the crate checks them.
 fn reference_before_origin(req: &Request<()>, via: Via) -> Result<(), StatusCode> {
     let headers = req.headers();
+    // RFC 6585 §5: a negotiation field over 4 KiB, all lines together.
+    for name in ["sec-websocket-protocol", "sec-websocket-extensions"] {
+        let total: usize = headers.get_all(name).iter().map(|v| v.len()).sum();
+        if total > 4096 {
+            return Err(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        }
+    }
     if via == Via::Http1 && req.method() != Method::GET {
         return Err(StatusCode::METHOD_NOT_ALLOWED);
     }

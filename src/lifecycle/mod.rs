@@ -1,29 +1,33 @@
 //! Live upgraded connections: [`Connections`] counts them against their
 //! limits (the places, in `places.rs`, per client in `per_client.rs`, the
-//! handshake rate in `rate.rs`) and shuts them down ([`ShutdownSignal`]).
+//! handshake rate in `rate.rs`) and shuts them down ([`ShutdownSignal`],
+//! then the handler tasks themselves, `tasks.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 mod per_client;
 mod places;
 mod rate;
 mod shutdown;
+mod tasks;
 
 pub(crate) use per_client::{ClientKey, ClientPlace, PerClient};
 use places::Place;
 pub(crate) use places::{Admission, Full, Handshake, Slots};
 pub(crate) use rate::HandshakeRate;
 pub use shutdown::ShutdownSignal;
+pub(crate) use tasks::Tasks;
 
 use crate::metrics;
 
 /// A handle on the upgraded connections of one [`UpgradeLayer`](crate::UpgradeLayer)
-/// (and every service it built): how many are live, and a graceful shutdown.
+/// (and every service it built): how many are live, a graceful shutdown
+/// ([`shutdown`](Self::shutdown), [`wait_closed`](Self::wait_closed)), and
+/// the end of those that outlast it ([`abort`](Self::abort)).
 ///
 /// ```
 /// use std::time::Duration;
@@ -34,8 +38,9 @@ use crate::metrics;
 /// let connections = layer.connections();
 /// // ... serve ...
 /// connections.shutdown();
-/// let all_closed = connections.wait_closed(Duration::from_secs(10)).await;
-/// # let _ = all_closed;
+/// if !connections.wait_closed(Duration::from_secs(10)).await {
+///     connections.abort().await;
+/// }
 /// # }
 /// ```
 #[derive(Clone, Debug)]
@@ -45,7 +50,8 @@ pub struct Connections {
 
 #[derive(Debug)]
 struct Inner {
-    tracker: TaskTracker,
+    /// The handler tasks (from the wait for the switch to the handler's end).
+    tasks: Tasks,
     shutdown: CancellationToken,
     active: Arc<AtomicUsize>,
     /// Each registered protocol's token and count, for `active_for`.
@@ -61,7 +67,7 @@ impl Default for Connections {
     fn default() -> Self {
         Self {
             inner: Arc::new(Inner {
-                tracker: TaskTracker::new(),
+                tasks: Tasks::default(),
                 shutdown: CancellationToken::new(),
                 active: Arc::new(AtomicUsize::new(0)),
                 protocols: Mutex::new(Vec::new()),
@@ -127,21 +133,58 @@ impl Connections {
     }
 
     /// Waits until every upgraded connection is gone, or `deadline` passes.
-    /// Returns `true` when all are gone.
+    /// Returns `true` when all are gone. Those still open at the deadline
+    /// keep running: [`abort`](Self::abort) ends them.
     ///
     /// Counts the outcome in `tower_upgrade_drain_total{outcome}` (feature
     /// `metrics`): the connections that ended within the deadline as
     /// `closed`, those still open at it as `timed_out`.
     pub async fn wait_closed(&self, deadline: Duration) -> bool {
-        self.inner.tracker.close();
-        let open = self.inner.tracker.len();
-        let done = tokio::time::timeout(deadline, self.inner.tracker.wait())
-            .await
-            .is_ok();
-        let left = if done { 0 } else { self.inner.tracker.len() };
+        let tasks = &self.inner.tasks;
+        let open = tasks.len();
+        let done = tokio::time::timeout(deadline, tasks.wait()).await.is_ok();
+        let left = if done { 0 } else { tasks.len() };
         crate::metrics::drained(open.saturating_sub(left), left);
-        self.inner.tracker.reopen();
         done
+    }
+
+    /// Ends every upgraded connection still open, without waiting for its
+    /// handler: what [`serve`](crate::serve()) does at its
+    /// `shutdown_timeout` to the layers given to `upgraded`, and what a
+    /// server of your own can do when [`wait_closed`](Self::wait_closed)
+    /// returns `false`.
+    ///
+    /// In order: [`shutdown`](Self::shutdown) is called, if it was not
+    /// already (new upgrades are refused with `503`); each handler's task is
+    /// stopped where it awaits and its future dropped, with the
+    /// [`Upgraded`](crate::Upgraded) connection and whatever else it owns,
+    /// which closes the socket without a word more (no WebSocket Close
+    /// frame, no GOAWAY); an upgrade whose switch is still under way is
+    /// ended before its handler starts, and one answered later is dropped
+    /// at once. Resolves once every handler task is gone, with how many were
+    /// running.
+    ///
+    /// Not reached: tasks a handler spawned itself, and a handler that
+    /// blocks its thread instead of awaiting (it ends when it next awaits).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// # async fn run() {
+    /// let layer = UpgradeLayer::new();
+    /// let connections = layer.connections();
+    /// // ... serve with a server of your own ...
+    /// connections.shutdown();
+    /// if !connections.wait_closed(Duration::from_secs(10)).await {
+    ///     let ended = connections.abort().await;
+    ///     eprintln!("ended {ended} upgraded connections at the deadline");
+    /// }
+    /// # }
+    /// ```
+    pub async fn abort(&self) -> usize {
+        self.shutdown();
+        self.inner.tasks.abort().await
     }
 
     /// Makes the count of a newly registered protocol visible to `active_for`.
@@ -160,8 +203,9 @@ impl Connections {
         }
     }
 
-    pub(crate) fn tracker(&self) -> &TaskTracker {
-        &self.inner.tracker
+    /// Where the handler tasks are spawned (`Tasks::spawn`).
+    pub(crate) fn tracker(&self) -> &Tasks {
+        &self.inner.tasks
     }
 
     /// Whether [`admit`](Self::admit) would succeed now, without taking

@@ -1,6 +1,7 @@
 //! The causes every protocol can meet. Their status, reason and metrics
 //! label are in the table in `rejection.rs`.
 
+use http::header::{HeaderName, CONNECTION, UPGRADE};
 use http::HeaderValue;
 
 /// The server cannot switch protocols on this connection: the request
@@ -115,5 +116,77 @@ impl TooManyConnections {
     /// The `Retry-After` value sent, in seconds.
     pub fn retry_after_secs(&self) -> u32 {
         self.retry_after_secs
+    }
+}
+
+/// The upgrade request's body did not arrive in full within the layer's
+/// [`handshake_timeout`](crate::UpgradeLayer::handshake_timeout). RFC 9110
+/// §15.5.9: `408 Request Timeout`; over HTTP/1.1 with `Connection: close`,
+/// since the rest of the body was never read and the connection cannot
+/// carry another request.
+///
+/// ```
+/// use tower_upgrade::rejection::{Rejection, RequestTimeout};
+///
+/// fn timed_out(rejection: &Rejection) -> bool {
+///     matches!(rejection, Rejection::RequestTimeout(RequestTimeout { .. }))
+/// }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestTimeout;
+
+/// A header field that negotiates the switch (`Connection` or `Upgrade`,
+/// all its lines together) is longer than
+/// [`UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES`](crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES).
+/// RFC 6585 §5: `431 Request Header Fields Too Large`, whose body names the
+/// field. The field is refused rather than read in part: a switch is never
+/// agreed on a part of what the client asked.
+///
+/// Only a request that asked for a protocol the layer offers is checked;
+/// any other passes through as before. WebSocket bounds its own header
+/// fields the same way (see
+/// [`WebSocketRejection`](crate::websocket::WebSocketRejection)).
+///
+/// ```
+/// use tower_upgrade::rejection::Rejection;
+///
+/// fn field_too_large(rejection: &Rejection) -> Option<&http::HeaderName> {
+///     match rejection {
+///         Rejection::HeaderTooLarge(r) => Some(r.field()), // `connection` or `upgrade`
+///         _ => None,
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderTooLarge {
+    field: HeaderName,
+}
+
+impl HeaderTooLarge {
+    /// `field` is `Connection` or `Upgrade`: the reason names one of them.
+    pub(crate) fn new(field: HeaderName) -> Self {
+        debug_assert!(field == CONNECTION || field == UPGRADE, "{field}");
+        Self { field }
+    }
+
+    /// The header field that is too large.
+    pub fn field(&self) -> &HeaderName {
+        &self.field
+    }
+
+    /// The bound it went over, in bytes (all its lines together).
+    pub fn limit(&self) -> usize {
+        crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES
+    }
+
+    /// The reason in the table: it names the field (RFC 6585 §5: the
+    /// response SHOULD say which field was too large).
+    pub(super) fn field_reason(&self) -> &'static str {
+        if self.field == CONNECTION {
+            "the Connection header field is too large (over 4096 bytes)"
+        } else {
+            "the Upgrade header field is too large (over 4096 bytes)"
+        }
     }
 }

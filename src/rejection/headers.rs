@@ -30,6 +30,13 @@ impl Rejection {
                 headers.insert(UPGRADE, r.offered().clone());
                 headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
             }
+            // RFC 9110 §15.5.9: after a 408 the connection is not usable
+            // (the rest of the body was never read, so where the next
+            // request starts is lost); RFC 9112 §9.6: "close" says the
+            // server closes it after this response.
+            Rejection::RequestTimeout(_) if http1 => {
+                headers.insert(CONNECTION, HeaderValue::from_static("close"));
+            }
             // RFC 9110 §15.6.4: Retry-After tells the client when to come back.
             Rejection::TooManyConnections(r) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(r.retry_after_secs()));

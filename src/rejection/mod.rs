@@ -13,6 +13,33 @@
 //! handshake's `websocket::WebSocketRejection` travels that way, and so
 //! does your own protocol's refusal.
 //!
+//! The causes, and the `reason` label each is counted under in
+//! `tower_upgrade_rejected_total` (feature `metrics`; every one of these
+//! series exists at 0 from the moment the layer is built, for each
+//! protocol it offers, `upgrade_required` under `protocol="none"`):
+//!
+//! | cause | status | `reason` |
+//! |---|---|---|
+//! | [`UpgradeRequired`] | 426, with `Upgrade` | `upgrade_required` |
+//! | [`ConnectionNotUpgradable`] | 501 | `connection_not_upgradable` |
+//! | [`BodyTooLarge`] | 413 | `body_too_large` |
+//! | [`InvalidBody`] | 400 | `invalid_body` |
+//! | [`RequestTimeout`] | 408, with `Connection: close` | `request_timeout` |
+//! | [`HeaderTooLarge`] | 431, naming the field | `header_too_large` |
+//! | [`TooManyConnections`] | 503, with `Retry-After` | `too_many_connections` |
+//! | [`TooManyConnectionsPerClient`] | 429, with `Retry-After` | `too_many_connections_per_client` |
+//! | [`HandshakeRateLimited`] | 429, with `Retry-After` | `handshake_rate_limited` |
+//! | [`TooManyHandshakes`] | 503, with `Retry-After` | `too_many_handshakes` |
+//! | [`TooManyHandshakesPerClient`] | 429, with `Retry-After` | `too_many_handshakes_per_client` |
+//! | [`ProtocolRejection`] | the protocol's | its [`label`](ProtocolRejection::label), `custom` unless set |
+//!
+//! The bounds behind `413`, `408` and `431` are the layer's:
+//! [`max_request_body`](crate::UpgradeLayer::max_request_body),
+//! [`handshake_timeout`](crate::UpgradeLayer::handshake_timeout), and
+//! [`MAX_NEGOTIATION_HEADER_BYTES`](crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES)
+//! (4 KiB for each of `Connection` and `Upgrade`, and for WebSocket's
+//! `Sec-WebSocket-Protocol` and `Sec-WebSocket-Extensions`).
+//!
 //! ```
 //! use bytes::Bytes;
 //! use http::Response;
@@ -39,7 +66,8 @@ mod render;
 mod table;
 
 pub use causes::{
-    BodyTooLarge, ConnectionNotUpgradable, InvalidBody, TooManyConnections, UpgradeRequired,
+    BodyTooLarge, ConnectionNotUpgradable, HeaderTooLarge, InvalidBody, RequestTimeout,
+    TooManyConnections, UpgradeRequired,
 };
 pub use limits::{
     HandshakeRateLimited, TooManyConnectionsPerClient, TooManyHandshakes,
@@ -67,6 +95,9 @@ table::rejections! {
         "the upgrade request's body is too large";
     InvalidBody => BAD_REQUEST, "invalid_body",
         "the upgrade request's body could not be read";
+    RequestTimeout => REQUEST_TIMEOUT, "request_timeout",
+        "the upgrade request's body did not arrive in time";
+    HeaderTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "header_too_large", (field_reason);
     TooManyConnections => SERVICE_UNAVAILABLE, "too_many_connections",
         "too many upgraded connections; try again later";
     TooManyConnectionsPerClient => TOO_MANY_REQUESTS, "too_many_connections_per_client",

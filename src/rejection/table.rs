@@ -8,7 +8,7 @@ macro_rules! rejections {
         protocol $custom:ident($custom_ty:ident);
         $(
             $(#[cfg($cfg:meta)])?
-            $name:ident => $status:ident, $label:literal, $reason:literal;
+            $name:ident => $status:ident, $label:literal, $reason:tt;
         )*
     ) => {
         /// Why an upgrade was refused. Put in the extensions of every
@@ -43,7 +43,7 @@ macro_rules! rejections {
 
                 /// The reason, in words, sent as the response body.
                 pub fn reason(&self) -> &'static str {
-                    $reason
+                    $crate::rejection::table::reason_text!(self, $reason)
                 }
 
                 /// The `reason` label of `tower_upgrade_rejected_total`
@@ -56,7 +56,7 @@ macro_rules! rejections {
             $(#[cfg($cfg)])?
             impl ::std::fmt::Display for $name {
                 fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str($reason)
+                    f.write_str(self.reason())
                 }
             }
 
@@ -89,7 +89,7 @@ macro_rules! rejections {
             /// The reason, in words, sent as the response body.
             pub fn reason(&self) -> &str {
                 match self {
-                    $($(#[cfg($cfg)])? Rejection::$name(_) => $reason,)*
+                    $($(#[cfg($cfg)])? Rejection::$name(r) => r.reason(),)*
                     Rejection::$custom(r) => r.reason(),
                 }
             }
@@ -137,6 +137,11 @@ macro_rules! rejections {
         /// chain would print them twice.
         impl ::std::error::Error for Rejection {}
 
+        /// Every row's metrics label, in the table's order: the `reason`
+        /// series that exist, at 0, from the moment a layer is built.
+        #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+        pub(crate) const METRICS_LABELS: &[&str] = &[$($(#[cfg($cfg)])? $label,)*];
+
         /// Every row's metrics label and status, for the test that keeps
         /// the table sound as rows are added.
         #[cfg(test)]
@@ -153,4 +158,15 @@ macro_rules! rejections {
     };
 }
 
-pub(super) use rejections;
+/// A row's reason: a literal, or `(method)`, a method of the cause that
+/// picks among fixed texts (the one cause whose words name a header field).
+macro_rules! reason_text {
+    ($this:ident, $reason:literal) => {
+        $reason
+    };
+    ($this:ident, ($method:ident)) => {
+        $this.$method()
+    };
+}
+
+pub(super) use {reason_text, rejections};

@@ -28,6 +28,18 @@ fn every_rejection() -> Vec<(
         (BodyTooLarge.into(), 413, "body_too_large", None),
         (InvalidBody.into(), 400, "invalid_body", None),
         (
+            RequestTimeout.into(),
+            408,
+            "request_timeout",
+            Some(("connection", "close")),
+        ),
+        (
+            HeaderTooLarge::new(http::header::CONNECTION).into(),
+            431,
+            "header_too_large",
+            None,
+        ),
+        (
             TooManyConnections::new(5).into(),
             503,
             "too_many_connections",
@@ -204,4 +216,44 @@ fn the_table_has_snake_case_labels_and_error_statuses() {
         table_rows().len() + 1,
         "every_rejection() lacks a row of the table"
     );
+}
+
+/// RFC 6585 §5: the body of a 431 names the field, and the bound it states
+/// is the one enforced.
+#[test]
+fn header_too_large_names_the_field_and_its_bound() {
+    use http::header::{CONNECTION, UPGRADE};
+    let bound = crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES.to_string();
+    for (field, words) in [(CONNECTION, "Connection"), (UPGRADE, "Upgrade")] {
+        let rejection = HeaderTooLarge::new(field.clone());
+        assert_eq!(rejection.field(), field);
+        assert_eq!(
+            rejection.limit(),
+            crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES
+        );
+        assert!(rejection.reason().contains(words), "{}", rejection.reason());
+        assert!(
+            rejection.reason().contains(&bound),
+            "{}",
+            rejection.reason()
+        );
+        let response = respond(&PlainTextRejection, rejection.into(), Version::HTTP_11);
+        assert_eq!(response.status(), 431);
+        assert!(std::str::from_utf8(response.body())
+            .unwrap()
+            .contains(words));
+    }
+}
+
+/// The 408 closes the connection over HTTP/1.1 only: HTTP/2 has no
+/// `Connection` (RFC 9113 §8.2.2), and a stream's timeout leaves the
+/// connection usable.
+#[test]
+fn request_timeout_says_close_over_http1_only() {
+    let rejection = Rejection::from(RequestTimeout);
+    assert_eq!(
+        rejection.required_headers(Version::HTTP_11)["connection"],
+        "close"
+    );
+    assert!(rejection.required_headers(Version::HTTP_2).is_empty());
 }

@@ -11,8 +11,8 @@ use http::Request;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::conn_io::{ConnIo, Phase};
 use super::http2_idle::Streams;
@@ -38,14 +38,14 @@ pub(crate) struct Shared {
     pub(crate) proxy_protocol: bool,
 }
 
-/// Serves one connection to its end. `shutdown` changes when the server
-/// shuts down; the receiver is dropped when the connection is done.
+/// Serves one connection to its end, or until the server drops it at its
+/// shutdown deadline. `shutdown` is cancelled when the server shuts down.
 pub(crate) async fn run<S: HttpService>(
     #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_mut))] mut stream: TcpStream,
     #[cfg_attr(not(feature = "proxy-protocol"), allow(unused_mut))] mut peer: SocketAddr,
     service: S,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<()>,
+    shutdown: CancellationToken,
 ) {
     // One deadline from the accept: the PROXY header, the first bytes and
     // the first request head all fit in it.
@@ -56,7 +56,7 @@ pub(crate) async fn run<S: HttpService>(
     if shared.proxy_protocol {
         let read = tokio::select! {
             read = tokio::time::timeout_at(deadline, proxy_protocol::read(&mut stream)) => read,
-            _ = shutdown.changed() => return,
+            () = shutdown.cancelled() => return,
         };
         match read {
             Ok(Ok(header)) => {
@@ -113,12 +113,13 @@ pub(crate) async fn run<S: HttpService>(
                 result = tokio::time::timeout(IDLE_CLOSE_GRACE, connection.as_mut()) => {
                     result.unwrap_or(Ok(()))
                 }
-                _ = shutdown.changed() => Ok(()),
+                () = shutdown.cancelled() => Ok(()),
             }
         }
-        _ = shutdown.changed() => {
+        () = shutdown.cancelled() => {
             // GOAWAY for HTTP/2, `Connection: close` on the next HTTP/1
-            // response; requests in flight finish. The server bounds the wait.
+            // response; requests in flight finish. At the server's
+            // deadline this task is dropped, and the connection with it.
             connection.as_mut().graceful_shutdown();
             connection.await
         }

@@ -31,6 +31,8 @@ mod http_service;
 mod request_body;
 
 #[cfg(feature = "serve")]
+mod accept;
+#[cfg(feature = "serve")]
 mod conn_io;
 #[cfg(feature = "serve")]
 mod connection;

@@ -12,12 +12,13 @@ use std::time::Duration;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
+use super::accept::{AcceptAction, Backoff};
 use super::connection::Shared;
 use super::timeouts::{Timeouts, DEFAULT_SHUTDOWN_TIMEOUT};
 use super::{Http2Settings, HttpService};
-use crate::lifecycle::Connections;
+use crate::lifecycle::{Connections, Tasks};
 
 type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -30,11 +31,19 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// connections accept extended CONNECT (RFC 8441), so WebSocket over HTTP/2
 /// works.
 ///
-/// The future resolves with the error when the listener fails (after
-/// shutting down what it served, as on a graceful shutdown), or with `Ok`
-/// after a graceful shutdown. Errors about one connection are skipped; when
-/// the process is out of file descriptors or memory, accepting pauses for a
-/// second, and a shutdown signal still ends the pause.
+/// The future resolves with `Ok` after a graceful shutdown, or with the
+/// error when the listener itself fails (`EBADF`, `EINVAL`, `ENOTSOCK`,
+/// `EFAULT`), after shutting down what it served as on a graceful
+/// shutdown. Other accept errors do not stop it. Those about one incoming
+/// connection (reset or aborted before it was accepted, a network error
+/// pending on it, refused by a firewall rule; accept(2)) are skipped, and
+/// the next connection is accepted at once. When the process or system is
+/// out of file descriptors or memory (`EMFILE`, `ENFILE`, `ENOBUFS`,
+/// `ENOMEM`), or on an error accept(2) does not list, accepting pauses,
+/// from 10 ms growing to 1 s while it keeps failing, back to 10 ms after
+/// the next accept; the connections already open are served meanwhile,
+/// and a shutdown signal ends the pause. A warning is logged when the
+/// failures start, and at most once a minute while they last.
 ///
 /// Nothing a client does holds a connection open for long unless it is
 /// being served:
@@ -123,18 +132,72 @@ impl<S> std::fmt::Debug for Serve<S> {
 impl<S> Serve<S> {
     /// Also shuts down these upgraded connections (from
     /// [`UpgradeLayer::connections`](crate::UpgradeLayer::connections)) on a
-    /// graceful shutdown, and waits for them: each handler gets its
-    /// [`ShutdownSignal`](crate::ShutdownSignal); an h2c connection sends
-    /// GOAWAY and finishes the streams in flight. Call it once per layer.
+    /// graceful shutdown, waits for them, and ends those left at the
+    /// [`shutdown_timeout`](Self::shutdown_timeout): each handler gets its
+    /// [`ShutdownSignal`](crate::ShutdownSignal) (a WebSocket of the message
+    /// layer sends Close 1001 by itself; an h2c connection sends GOAWAY and
+    /// finishes the streams in flight), and at the deadline
+    /// [`Connections::abort`] drops the handlers still running. Call it once
+    /// per layer; the handlers of a layer not given here keep running after
+    /// the server's future resolves.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    /// use tower::service_fn;
+    /// use tower_upgrade::{UpgradeLayer, Upgraded};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let layer = UpgradeLayer::new()
+    ///     .protocol("feed/1", service_fn(|_: Upgraded| async { Ok::<_, std::io::Error>(()) }));
+    /// let upgraded = layer.connections();
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" })).layer(layer);
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// tower_upgrade::serve(listener, app)
+    ///     .upgraded(upgraded)
+    ///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap() })
+    ///     .await
+    /// # }
+    /// ```
     pub fn upgraded(mut self, connections: Connections) -> Self {
         self.upgraded.push(connections);
         self
     }
 
-    /// Shuts down when `signal` resolves: stops accepting, lets requests in
-    /// flight finish (HTTP/2 connections get GOAWAY), signals the
-    /// [`upgraded`](Self::upgraded) connections, and resolves once all are
-    /// gone or the [`shutdown_timeout`](Self::shutdown_timeout) has passed.
+    /// Shuts down when `signal` resolves. In order:
+    ///
+    /// 1. the listener is closed: no connection is accepted from then on;
+    /// 2. the [`upgraded`](Self::upgraded) connections get their
+    ///    [`ShutdownSignal`](crate::ShutdownSignal), and those layers refuse
+    ///    new upgrades with `503`;
+    /// 3. every HTTP connection is asked to finish: an idle HTTP/1.1
+    ///    connection is closed, one with a request in flight sends its
+    ///    response with `Connection: close` and then closes; an HTTP/2
+    ///    connection is sent GOAWAY (RFC 9113 §6.8), starts no new stream
+    ///    and closes once its open streams are done;
+    /// 4. the server waits for all of them, HTTP and upgraded, up to the
+    ///    [`shutdown_timeout`](Self::shutdown_timeout) (30 s);
+    /// 5. at that deadline, every connection still open is ended: its task
+    ///    is dropped where it awaits and its socket closed, with no frame
+    ///    more (an HTTP/2 stream in flight gets no response, a WebSocket no
+    ///    Close frame beyond the one it may already have had); the
+    ///    upgraded ones through [`Connections::abort`];
+    /// 6. the future resolves, with `Ok(())` (or the listener's error, when
+    ///    that was what stopped the server).
+    ///
+    /// What a handler spawned itself is not tracked, and is not ended.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use axum::{routing::get, Router};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// tower_upgrade::serve(listener, app)
+    ///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap() })
+    ///     .await
+    /// # }
+    /// ```
     pub fn with_graceful_shutdown<F>(mut self, signal: F) -> Self
     where
         F: Future<Output = ()> + Send + 'static,
@@ -143,8 +206,26 @@ impl<S> Serve<S> {
         self
     }
 
-    /// How long a graceful shutdown waits for connections to finish (30 s
-    /// by default); those left are then dropped.
+    /// How long a graceful shutdown waits for connections to finish (30 s by
+    /// default, [`DEFAULT_SHUTDOWN_TIMEOUT`](super::DEFAULT_SHUTDOWN_TIMEOUT)).
+    /// Those still open then, HTTP and [`upgraded`](Self::upgraded) alike,
+    /// are ended: their tasks dropped and their sockets closed (step 5 of
+    /// [`with_graceful_shutdown`](Self::with_graceful_shutdown)); then the
+    /// server's future resolves.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use axum::{routing::get, Router};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let app: Router = Router::new().route("/", get(|| async { "hello" }));
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// tower_upgrade::serve(listener, app)
+    ///     .shutdown_timeout(Duration::from_secs(5))
+    ///     .with_graceful_shutdown(async { tokio::signal::ctrl_c().await.unwrap() })
+    ///     .await
+    /// # }
+    /// ```
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
@@ -272,28 +353,33 @@ impl<S: HttpService> IntoFuture for Serve<S> {
                 #[cfg(feature = "proxy-protocol")]
                 proxy_protocol,
             });
-            // Each connection holds a receiver: the sender tells them to
-            // shut down, then waits for them all to drop theirs.
-            let (graceful, _) = watch::channel(());
+            // Asks every connection to finish (graceful), and tracks them
+            // so that those left at the deadline can be ended.
+            let graceful = CancellationToken::new();
+            let tasks = Tasks::default();
+            let mut backoff = Backoff::default();
 
             let mut failure = None;
             loop {
                 let (stream, peer) = tokio::select! {
                     accepted = listener.accept() => match accepted {
                         Ok(accepted) => accepted,
-                        Err(error) => match AcceptError::of(&error) {
-                            AcceptError::Connection => continue,
-                            // Out of file descriptors or memory: wait for some
-                            // connections to close rather than spin, unless
-                            // shutdown is asked for meanwhile.
-                            AcceptError::Resource => {
-                                tracing::error!(%error, "accept failed; retrying in 1 s");
+                        Err(error) => match AcceptAction::of(&error) {
+                            AcceptAction::Retry => {
+                                tracing::debug!(%error, "an incoming connection failed before its accept");
+                                continue;
+                            }
+                            // Out of descriptors or memory: give the
+                            // connections open a moment to give some back
+                            // rather than spin; a shutdown ends the pause.
+                            AcceptAction::BackOff => {
+                                let pause = backoff.pause(&error);
                                 tokio::select! {
-                                    () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                                    () = tokio::time::sleep(pause) => continue,
                                     () = &mut signal => break,
                                 }
                             }
-                            AcceptError::Fatal => {
+                            AcceptAction::Stop => {
                                 tracing::error!(%error, "the listener failed; shutting down");
                                 failure = Some(error);
                                 break;
@@ -302,14 +388,15 @@ impl<S: HttpService> IntoFuture for Serve<S> {
                     },
                     () = &mut signal => break,
                 };
+                backoff.reset();
                 // Small HTTP/2 frames go out at once rather than waiting on Nagle.
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(super::connection::run(
+                tasks.spawn(super::connection::run(
                     stream,
                     peer,
                     service.clone(),
                     shared.clone(),
-                    graceful.subscribe(),
+                    graceful.clone(),
                 ));
             }
 
@@ -317,93 +404,36 @@ impl<S: HttpService> IntoFuture for Serve<S> {
             for connections in &upgraded {
                 connections.shutdown();
             }
-            let http = async {
-                graceful.send_replace(());
-                if tokio::time::timeout(shutdown_timeout, graceful.closed())
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!("HTTP connections still open after the shutdown timeout");
-                }
-            };
-            // One deadline for every layer: waiting for each in turn would
-            // take up to N times the timeout.
+            graceful.cancel();
+            // One deadline for every layer and the HTTP connections: waiting
+            // for each in turn would take up to N times the timeout.
             let deadline = tokio::time::Instant::now() + shutdown_timeout;
+            let http = tokio::time::timeout_at(deadline, tasks.wait());
             let upgrades = async {
                 for connections in &upgraded {
                     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    if !connections.wait_closed(left).await {
-                        tracing::warn!(
-                            "upgraded connections still open after the shutdown timeout"
-                        );
-                    }
+                    connections.wait_closed(left).await;
                 }
             };
-            tokio::join!(http, upgrades);
+            let _ = tokio::join!(http, upgrades);
+            // At the deadline, or once all are gone (then this ends only a
+            // switch that was under way): end what is left.
+            let http = tasks.abort().await;
+            let mut upgrades = 0;
+            for connections in &upgraded {
+                upgrades += connections.abort().await;
+            }
+            if http + upgrades > 0 {
+                tracing::warn!(
+                    http,
+                    upgraded = upgrades,
+                    "closed the connections still open at the shutdown timeout"
+                );
+            }
             match failure {
                 Some(error) => Err(error),
                 None => Ok(()),
             }
         })
-    }
-}
-
-/// What an `accept` error says about the listener.
-#[derive(Debug, PartialEq, Eq)]
-enum AcceptError {
-    /// About one incoming connection only.
-    Connection,
-    /// The process or system is out of a resource that closing connections
-    /// gives back.
-    Resource,
-    /// The listener itself is broken.
-    Fatal,
-}
-
-impl AcceptError {
-    fn of(error: &io::Error) -> Self {
-        // POSIX errno values; ENOMEM comes as `OutOfMemory`.
-        const ENFILE: i32 = 23;
-        const EMFILE: i32 = 24;
-        const ENOBUFS: i32 = if cfg!(target_os = "linux") { 105 } else { 55 };
-        match error.kind() {
-            io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock => Self::Connection,
-            io::ErrorKind::OutOfMemory => Self::Resource,
-            _ if matches!(error.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS)) => Self::Resource,
-            _ => Self::Fatal,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accept_errors_are_sorted_by_what_they_say_about_the_listener() {
-        let cases = [
-            (
-                io::Error::from(io::ErrorKind::ConnectionAborted),
-                AcceptError::Connection,
-            ),
-            (io::Error::from_raw_os_error(24), AcceptError::Resource),
-            (io::Error::from_raw_os_error(23), AcceptError::Resource),
-            (
-                io::Error::from(io::ErrorKind::OutOfMemory),
-                AcceptError::Resource,
-            ),
-            (io::Error::from_raw_os_error(22), AcceptError::Fatal),
-            (
-                io::Error::from(io::ErrorKind::InvalidInput),
-                AcceptError::Fatal,
-            ),
-        ];
-        for (error, expected) in cases {
-            assert_eq!(AcceptError::of(&error), expected, "{error}");
-        }
     }
 }

@@ -9,7 +9,16 @@ use super::Http2Settings;
 /// for each later HTTP/1 head, by default: hyper's `header_read_timeout`.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a graceful shutdown waits for connections to finish by default.
+/// How long a graceful shutdown waits for connections to finish by default
+/// ([`Serve::shutdown_timeout`](super::Serve::shutdown_timeout)); those still
+/// open then are closed.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_upgrade::serve::DEFAULT_SHUTDOWN_TIMEOUT;
+///
+/// assert_eq!(DEFAULT_SHUTDOWN_TIMEOUT, Duration::from_secs(30));
+/// ```
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug)]

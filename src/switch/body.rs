@@ -5,7 +5,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use tokio::time::Instant;
 
-use crate::rejection::{BodyTooLarge, InvalidBody, Rejection};
+use crate::rejection::{BodyTooLarge, InvalidBody, Rejection, RequestTimeout};
 
 /// RFC 9110 §7.8: the switch takes effect after the request is complete,
 /// so the body is read to its end first (polling it is also what makes
@@ -30,7 +30,9 @@ where
     let read = read_within(body, limit, keep.then_some(declared));
     match tokio::time::timeout_at(deadline, read).await {
         Ok(result) => result,
-        Err(_) => Err(InvalidBody.into()),
+        // RFC 9110 §15.5.9: the request did not arrive in full within the
+        // time the server was prepared to wait.
+        Err(_) => Err(RequestTimeout.into()),
     }
 }
 
@@ -109,6 +111,34 @@ mod tests {
             .await
             .unwrap();
         assert!(body.is_empty());
+    }
+
+    /// A body that never ends.
+    struct Stalled;
+
+    impl Body for Stalled {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    /// RFC 9110 §15.5.9: a body that has not arrived by the deadline is a
+    /// 408, not a 400 (issue 17). The clock is paused: tokio moves it to
+    /// the deadline as soon as nothing else can run.
+    #[tokio::test(start_paused = true)]
+    async fn a_body_past_the_deadline_is_a_request_timeout() {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        let refused = read(Stalled, 65_536, false, Some(10), deadline).await;
+        assert!(
+            matches!(refused, Err(Rejection::RequestTimeout(_))),
+            "{refused:?}"
+        );
     }
 
     #[tokio::test]

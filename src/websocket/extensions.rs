@@ -45,9 +45,10 @@ impl ExtensionOffer {
 }
 
 /// The most bytes of `Sec-WebSocket-Extensions`, all lines together, that
-/// are read. Browsers send under 100; a longer header declines every
-/// extension (the handshake goes on without them), unread.
-pub const MAX_HEADER_BYTES: usize = 4096;
+/// are read. Browsers send under 100. The handshake refuses a longer header
+/// with `431` before it gets here (`WebSocketRejection::ExtensionsTooLarge`);
+/// this parser, which the fuzzers also drive alone, reads none of one.
+pub const MAX_HEADER_BYTES: usize = crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES;
 /// The most offers read, in the client's order; later ones are declined.
 pub const MAX_OFFERS: usize = 8;
 /// The most parameters one offer may have; an offer with more is declined.

@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::header::{
-    HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
-    SEC_WEBSOCKET_VERSION,
+    HOST, ORIGIN, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY,
+    SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION,
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
@@ -43,6 +43,16 @@ fn single<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<&'a HeaderVal
     }
 }
 
+/// Whether `name`, all its lines together, is over the bound of a
+/// negotiation field ([`UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES`](crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES)).
+fn too_large(headers: &HeaderMap, name: &HeaderName) -> bool {
+    let mut total = 0usize;
+    headers.get_all(name).iter().any(|line| {
+        total = total.saturating_add(line.len());
+        total > crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES
+    })
+}
+
 /// RFC 6455 §4.2.1 item 5: the key is base64 of 16 random bytes.
 fn valid_key(key: &HeaderValue) -> bool {
     let mut decoded = [0u8; 18];
@@ -50,9 +60,23 @@ fn valid_key(key: &HeaderValue) -> bool {
 }
 
 impl Protocol for WebSocketConfig {
+    fn rejection_labels(&self) -> &'static [&'static str] {
+        &WebSocketRejection::METRICS_LABELS
+    }
+
     fn accept(&self, parts: &Parts, offer: &Offer<'_>) -> Result<Accepted, Rejection> {
         let headers = &parts.headers;
         let via = offer.via;
+
+        // RFC 6585 §5: a negotiation field over its bound gets 431 naming
+        // it, before anything is read of it: a switch is never agreed on a
+        // part of the client's offers.
+        if too_large(headers, &SEC_WEBSOCKET_PROTOCOL) {
+            return Err(WebSocketRejection::SubprotocolsTooLarge.into());
+        }
+        if too_large(headers, &SEC_WEBSOCKET_EXTENSIONS) {
+            return Err(WebSocketRejection::ExtensionsTooLarge.into());
+        }
 
         // RFC 6455 §4.2.1 item 1: a GET of HTTP/1.1 or later; RFC 8441 §4:
         // a CONNECT over HTTP/2, which detection already established.
@@ -143,7 +167,7 @@ impl Protocol for WebSocketConfig {
             let offers = super::extensions::parse_offers(headers);
             if let Some(agreed) = super::deflate::negotiate(config, &offers) {
                 accepted.headers.insert(
-                    http::header::SEC_WEBSOCKET_EXTENSIONS,
+                    SEC_WEBSOCKET_EXTENSIONS,
                     HeaderValue::from_str(&agreed.to_string()).expect("tokens and digits"),
                 );
                 accepted.extensions.insert(agreed);
@@ -334,6 +358,49 @@ mod tests {
             status(&strict, &parts(|_| {})),
             Err(StatusCode::BAD_REQUEST)
         );
+    }
+
+    /// RFC 6585 §5 (issue 17): a negotiation field over its bound is a
+    /// 431 naming it, over HTTP/1.1 and HTTP/2 alike, even split across
+    /// lines and even when deflate is off; at the bound it is read.
+    #[test]
+    fn negotiation_fields_over_their_bound_are_431() {
+        let max = crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES;
+        let ws = WebSocketConfig::new().subprotocols(["chat"]);
+        for (name, cause) in [
+            (
+                "sec-websocket-protocol",
+                WebSocketRejection::SubprotocolsTooLarge,
+            ),
+            (
+                "sec-websocket-extensions",
+                WebSocketRejection::ExtensionsTooLarge,
+            ),
+        ] {
+            let at_bound = format!("chat,{}", "x".repeat(max - 5));
+            let p = parts(|b| set(b, name, &at_bound));
+            assert!(accept(&ws, &p, Via::Http1).is_ok(), "{name} at the bound");
+
+            let half = format!("chat,{}", "x".repeat(max / 2));
+            let p = parts(|b| {
+                set(b, name, &half);
+                let line = HeaderValue::from_str(&half).unwrap();
+                b.headers_mut().unwrap().append(name, line);
+            });
+            for via in [Via::Http1, Via::Http2Connect] {
+                let refused = accept(&ws, &p, via).expect_err("over the bound");
+                assert_eq!(refused.status(), 431, "{name} {via:?}");
+                assert_eq!(refused.downcast_ref::<WebSocketRejection>(), Some(&cause));
+                assert_eq!(refused.metrics_label(), "header_too_large");
+                let field = if name.ends_with("protocol") {
+                    "Sec-WebSocket-Protocol"
+                } else {
+                    "Sec-WebSocket-Extensions"
+                };
+                assert!(refused.reason().contains(field), "{}", refused.reason());
+                assert!(refused.reason().contains(&max.to_string()));
+            }
+        }
     }
 
     #[test]

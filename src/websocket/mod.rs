@@ -46,6 +46,8 @@ pub(crate) mod proto;
 mod register;
 mod rejection;
 mod subprotocol;
+#[cfg(feature = "messages")]
+pub(crate) mod topics;
 #[cfg(feature = "tungstenite")]
 mod tungstenite;
 
@@ -64,6 +66,11 @@ pub use rejection::WebSocketRejection;
 #[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
 pub use messages::{
     CloseCode, CloseFrame, Error, Message, Receiver, Sender, TrySendError, Utf8Bytes, WebSocket,
+};
+#[cfg(feature = "messages")]
+#[cfg_attr(docsrs, doc(cfg(feature = "messages")))]
+pub use topics::{
+    Backplane, BackplaneInbox, PublishError, Published, SlowConsumer, Topics, TopicsBuilder,
 };
 
 #[cfg(feature = "tungstenite")]

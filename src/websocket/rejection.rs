@@ -3,6 +3,22 @@
 //! it is rendered and counted like every other cause, and gives it back
 //! with [`Rejection::downcast_ref`].
 //!
+//! The causes, and the `reason` label each is counted under in
+//! `tower_upgrade_rejected_total{protocol="websocket"}` (feature
+//! `metrics`; each series exists at 0 from the moment the layer is built):
+//!
+//! | cause | status | `reason` |
+//! |---|---|---|
+//! | [`MethodNotAllowed`](WebSocketRejection::MethodNotAllowed) | 405, with `Allow: GET` | `method_not_allowed` |
+//! | [`MissingHost`](WebSocketRejection::MissingHost) | 400 | `missing_host` |
+//! | [`InvalidKey`](WebSocketRejection::InvalidKey) | 400 | `invalid_websocket_key` |
+//! | [`MissingVersion`](WebSocketRejection::MissingVersion) | 400, with `Sec-WebSocket-Version: 13` | `missing_websocket_version` |
+//! | [`UnsupportedVersion`](WebSocketRejection::UnsupportedVersion) | 426, with `Sec-WebSocket-Version: 13` | `unsupported_websocket_version` |
+//! | [`ForbiddenOrigin`](WebSocketRejection::ForbiddenOrigin) | 403 | `forbidden_origin` |
+//! | [`NoSupportedSubprotocol`](WebSocketRejection::NoSupportedSubprotocol) | 400 | `no_supported_subprotocol` |
+//! | [`SubprotocolsTooLarge`](WebSocketRejection::SubprotocolsTooLarge) | 431, naming the field | `header_too_large` |
+//! | [`ExtensionsTooLarge`](WebSocketRejection::ExtensionsTooLarge) | 431, naming the field | `header_too_large` |
+//!
 //! ```
 //! use tower_upgrade::rejection::Rejection;
 //! use tower_upgrade::websocket::WebSocketRejection;
@@ -53,9 +69,46 @@ pub enum WebSocketRejection {
     /// The server requires a subprotocol and the client offered none that
     /// the server supports (RFC 6455 §4.2.2). `400`.
     NoSupportedSubprotocol,
+    /// `Sec-WebSocket-Protocol`, all its lines together, is longer than
+    /// [`UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES`](crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES)
+    /// (4 KiB). RFC 6585 §5: `431`, naming the field, over HTTP/1.1 and
+    /// HTTP/2 alike; the offers are not read in part.
+    SubprotocolsTooLarge,
+    /// `Sec-WebSocket-Extensions`, all its lines together, is longer than
+    /// [`UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES`](crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES)
+    /// (4 KiB; browsers send under 100 bytes). RFC 6585 §5: `431`, naming
+    /// the field; the offers are not read in part.
+    ExtensionsTooLarge,
 }
 
 impl WebSocketRejection {
+    /// Every cause, in declaration order.
+    #[cfg(test)]
+    pub(crate) const ALL: [Self; 9] = [
+        Self::MethodNotAllowed,
+        Self::MissingHost,
+        Self::InvalidKey,
+        Self::MissingVersion,
+        Self::UnsupportedVersion,
+        Self::ForbiddenOrigin,
+        Self::NoSupportedSubprotocol,
+        Self::SubprotocolsTooLarge,
+        Self::ExtensionsTooLarge,
+    ];
+
+    /// The metrics labels of [`ALL`](Self::ALL), each once: the `reason`
+    /// series WebSocket registers at 0 (`Protocol::rejection_labels`).
+    pub(crate) const METRICS_LABELS: [&'static str; 8] = [
+        "method_not_allowed",
+        "missing_host",
+        "invalid_websocket_key",
+        "missing_websocket_version",
+        "unsupported_websocket_version",
+        "forbidden_origin",
+        "no_supported_subprotocol",
+        "header_too_large",
+    ];
+
     /// The status code of the response.
     pub fn status(&self) -> StatusCode {
         self.row().0
@@ -111,6 +164,18 @@ impl WebSocketRejection {
                 "no_supported_subprotocol",
                 "none of the offered WebSocket subprotocols is supported",
             ),
+            // The label of the core's `HeaderTooLarge`: one series for
+            // every negotiation field over its bound, the field in the body.
+            Self::SubprotocolsTooLarge => (
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header_too_large",
+                "the Sec-WebSocket-Protocol header field is too large (over 4096 bytes)",
+            ),
+            Self::ExtensionsTooLarge => (
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "header_too_large",
+                "the Sec-WebSocket-Extensions header field is too large (over 4096 bytes)",
+            ),
         }
     }
 }
@@ -158,6 +223,22 @@ mod tests {
     use crate::rejection::tests::assert_renders;
     use crate::rejection::Rejection;
 
+    /// Fails to compile when a cause is added: add it to `ALL` too.
+    #[allow(dead_code)]
+    fn all_is_every_cause(cause: W) {
+        match cause {
+            W::MethodNotAllowed
+            | W::MissingHost
+            | W::InvalidKey
+            | W::MissingVersion
+            | W::UnsupportedVersion
+            | W::ForbiddenOrigin
+            | W::NoSupportedSubprotocol
+            | W::SubprotocolsTooLarge
+            | W::ExtensionsTooLarge => {}
+        }
+    }
+
     #[test]
     fn every_cause_renders_with_its_status_label_and_required_headers() {
         let cases = [
@@ -188,12 +269,18 @@ mod tests {
                 "no_supported_subprotocol",
                 None,
             ),
+            (W::SubprotocolsTooLarge, 431, "header_too_large", None),
+            (W::ExtensionsTooLarge, 431, "header_too_large", None),
         ];
+        assert_eq!(cases.len(), W::ALL.len(), "a cause without its case");
         for (cause, status, label, header) in cases {
             let rejection = Rejection::from(cause);
             assert_eq!(rejection.downcast_ref::<W>(), Some(&cause));
             assert_renders(rejection, status, label, header);
         }
+        let mut labels: Vec<&str> = W::ALL.iter().map(W::metrics_label).collect();
+        labels.dedup();
+        assert_eq!(labels, W::METRICS_LABELS, "METRICS_LABELS lags ALL");
         // RFC 6455 §4.4: over HTTP/1.1 the 426 names the protocol.
         let headers =
             Rejection::from(W::UnsupportedVersion).required_headers(http::Version::HTTP_11);

@@ -16,6 +16,16 @@ Checks:
                its limit on handshakes in progress (503/429), a normal client
                from 127.0.0.1 must still upgrade meanwhile, and RSS stays
                under RSS_LIMIT_MIB. UPGRADE=websocket|h2c picks the request.
+- oversized_fields: WebSocket upgrades to /ws (the echo or chat example)
+               whose `Connection`, `Upgrade`, `Sec-WebSocket-Protocol` or
+               `Sec-WebSocket-Extensions` is 64 KiB, or 4097 bytes split
+               across two lines: each must get `431` naming the field (RFC
+               6585 §5), never a 101; the same request with the field at
+               4096 bytes still switches (issue 17).
+- slow_body_408: a WebSocket upgrade declaring a 10-byte body and sending
+               2: the server must answer `408` with `Connection: close` and
+               close (RFC 9110 §15.5.9) once its handshake timeout
+               (HANDSHAKE_TIMEOUT_S, 10) passes, within SLACK_S (10) more.
 Prints `ok handshake_attacks.py:CHECK ...` or `FAIL handshake_attacks.py:CHECK: why`.
 """
 import asyncio
@@ -210,12 +220,97 @@ async def slow_bodies():
     return None
 
 
+async def exchange(raw, timeout=10):
+    """Sends `raw` on a new connection; returns (status, head, body) as
+    read until the server closes or `timeout` passes."""
+    reader, writer = await open_conn()
+    try:
+        writer.write(raw)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        head = head.decode(errors="replace")
+        status = int(head.split(" ", 2)[1])
+        length = 0
+        for line in head.split("\r\n")[1:]:
+            name, _, v = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(v.strip())
+        body = await asyncio.wait_for(reader.readexactly(length), timeout) if length else b""
+        return status, head.lower(), body.decode(errors="replace")
+    finally:
+        writer.close()
+
+
+def ws_upgrade(fields):
+    """A WebSocket upgrade to /ws with `fields` ([(name, value)]) in place of
+    the defaults of the same names."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    defaults = [("host", f"{HOST}:{PORT}"), ("connection", "upgrade"), ("upgrade", "websocket"),
+                ("sec-websocket-version", "13"), ("sec-websocket-key", key)]
+    names = {n for n, _ in fields}
+    lines = [f"{n}: {v}" for n, v in defaults if n not in names] + [f"{n}: {v}" for n, v in fields]
+    return ("GET /ws HTTP/1.1\r\n" + "\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def oversized_fields():
+    bound = 4096
+    fields = [("connection", "upgrade", "Connection"), ("upgrade", "websocket", "Upgrade"),
+              ("sec-websocket-protocol", "chat", "Sec-WebSocket-Protocol"),
+              ("sec-websocket-extensions", "permessage-deflate", "Sec-WebSocket-Extensions")]
+    problems = []
+    for name, useful, words in fields:
+        def pad(total):
+            return f"{useful}, " + "x" * (total - len(useful) - 2)
+        cases = [
+            ("64 KiB", [(name, pad(64 * 1024))], 431),
+            ("4097 bytes on two lines", [(name, pad(2048)), (name, pad(2049))], 431),
+            ("4096 bytes", [(name, pad(bound))], 101),
+        ]
+        for label, lines, want in cases:
+            try:
+                status, _, body = await exchange(ws_upgrade(lines))
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as e:
+                problems.append(f"{name} {label}: {type(e).__name__} {e}")
+                continue
+            if status != want:
+                problems.append(f"{name} {label}: {status}, want {want} ({body[:80]!r})")
+            elif want == 431 and words not in body:
+                problems.append(f"{name} {label}: the 431 does not name the field: {body!r}")
+    print(f"# oversized_fields: {len(fields) * 3} upgrades, {len(problems)} wrong")
+    return "; ".join(problems) or None
+
+
+async def slow_body_408():
+    timeout = float(os.environ.get("HANDSHAKE_TIMEOUT_S", "10"))
+    slack = float(os.environ.get("SLACK_S", "10"))
+    raw = ws_upgrade([("content-length", "10")]) + b"ab"
+    reader, writer = await open_conn()
+    try:
+        writer.write(raw)
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout + slack)
+        head = head.decode(errors="replace").lower()
+        # Whatever follows, the server must close: EOF within the slack.
+        rest = await asyncio.wait_for(reader.read(), slack)
+    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
+        return f"no 408 and close within {timeout + slack:g} s: {type(e).__name__} {e}"
+    finally:
+        writer.close()
+    print(f"# slow_body_408: {head.splitlines()[0]!r}, then {len(rest)} bytes and EOF")
+    if not head.startswith("http/1.1 408 "):
+        return f"got {head.splitlines()[0]!r}, want 408"
+    if "\r\nconnection: close" not in head:
+        return "the 408 has no `Connection: close`"
+    return None
+
+
 async def main(checks):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 20000), hard))
     failed = 0
     for check in checks:
-        fn = {"h2c_burst": h2c_burst, "slow_bodies": slow_bodies}.get(check)
+        fn = {"h2c_burst": h2c_burst, "slow_bodies": slow_bodies,
+              "oversized_fields": oversized_fields, "slow_body_408": slow_body_408}.get(check)
         if fn is None:
             print(f"FAIL {NAME}:{check}: no such check")
             failed += 1

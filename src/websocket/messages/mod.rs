@@ -21,14 +21,14 @@ mod conn;
 mod driver;
 mod error;
 mod message;
-mod sender;
+pub(crate) mod sender;
 mod settings;
 mod timers;
 mod upgrade;
 mod utf8;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::future::poll_fn;
 use std::pin::Pin;

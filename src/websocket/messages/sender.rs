@@ -11,6 +11,7 @@ use futures_sink::Sink;
 
 use super::error::{Error, TrySendError};
 use super::message::{check_sendable, Message};
+use crate::websocket::proto::Prepared;
 
 /// What one queued message counts against the send buffer besides its
 /// payload: its queue slot and frame header, and what its `Bytes` holds.
@@ -32,10 +33,51 @@ pub(crate) struct Shared {
     queue: Mutex<Queue>,
 }
 
+/// What waits in the queue: a message of this connection's own, or a frame
+/// encoded once for many connections (a topic's publish).
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Message(Message),
+    Prepared(Arc<Prepared>),
+}
+
+impl Outgoing {
+    fn cost(&self) -> usize {
+        let len = match self {
+            Outgoing::Message(message) => message.len(),
+            Outgoing::Prepared(prepared) => prepared.len(),
+        };
+        len.saturating_add(MESSAGE_OVERHEAD)
+    }
+}
+
+/// Why a message was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    Full,
+    Closed,
+}
+
+/// Called when the queue closes: takes the connection out of the topics it
+/// subscribed to.
+pub(crate) struct OnClose(Box<dyn FnOnce() + Send>);
+
+impl OnClose {
+    pub(crate) fn new(f: impl FnOnce() + Send + 'static) -> Self {
+        Self(Box::new(f))
+    }
+}
+
+impl std::fmt::Debug for OnClose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnClose")
+    }
+}
+
 #[derive(Debug)]
 struct Queue {
     /// Each message with its sequence number.
-    messages: VecDeque<(u64, Message)>,
+    messages: VecDeque<(u64, Outgoing)>,
     /// What the queued messages count: payload plus [`MESSAGE_OVERHEAD`].
     bytes: usize,
     /// Most bytes counted; one message is always let in.
@@ -50,10 +92,10 @@ struct Queue {
     wake: Option<Waker>,
     /// Handles waiting for room.
     waiting: Vec<Waker>,
-}
-
-fn cost(message: &Message) -> usize {
-    message.len().saturating_add(MESSAGE_OVERHEAD)
+    /// Run once when the queue closes (the topics' unsubscribe), each with
+    /// the token that cancels it.
+    on_close: Vec<(u64, OnClose)>,
+    next_token: u64,
 }
 
 impl Queue {
@@ -70,27 +112,43 @@ impl Queue {
         waker: Option<&Waker>,
         force: bool,
     ) -> Result<u64, TrySendError> {
-        if self.closed {
-            return Err(TrySendError::closed(message));
+        match self.enqueue_outgoing(Outgoing::Message(message), waker, force) {
+            Ok(seq) => Ok(seq),
+            Err((Outgoing::Message(message), Refused::Full)) => Err(TrySendError::full(message)),
+            Err((Outgoing::Message(message), Refused::Closed)) => {
+                Err(TrySendError::closed(message))
+            }
+            Err((Outgoing::Prepared(_), _)) => unreachable!("a message was queued"),
         }
-        let cost = cost(&message);
+    }
+
+    fn enqueue_outgoing(
+        &mut self,
+        outgoing: Outgoing,
+        waker: Option<&Waker>,
+        force: bool,
+    ) -> Result<u64, (Outgoing, Refused)> {
+        if self.closed {
+            return Err((outgoing, Refused::Closed));
+        }
+        let cost = outgoing.cost();
         if !force && self.bytes > 0 && self.bytes.saturating_add(cost) > self.limit {
             if let Some(waker) = waker {
                 if !self.waiting.iter().any(|w| w.will_wake(waker)) {
                     self.waiting.push(waker.clone());
                 }
             }
-            return Err(TrySendError::full(message));
+            return Err((outgoing, Refused::Full));
         }
         // RFC 6455 §5.5.1: nothing is sent after a Close, so nothing is
         // taken after one either.
-        if matches!(message, Message::Close(_)) {
+        if matches!(outgoing, Outgoing::Message(Message::Close(_))) {
             self.closed = true;
         }
         self.bytes = self.bytes.saturating_add(cost);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.messages.push_back((seq, message));
+        self.messages.push_back((seq, outgoing));
         Ok(seq)
     }
 }
@@ -106,6 +164,8 @@ impl Shared {
                 closed: false,
                 wake: None,
                 waiting: Vec::new(),
+                on_close: Vec::new(),
+                next_token: 0,
             }),
         })
     }
@@ -132,6 +192,56 @@ impl Shared {
             wake.wake();
         }
         Ok(seq)
+    }
+
+    /// Queues a frame encoded once for many connections (a topic's
+    /// publish) if it fits, and wakes the connection; with `waker`,
+    /// registers it for room when full.
+    pub(crate) fn push_prepared(
+        &self,
+        prepared: Arc<Prepared>,
+        waker: Option<&Waker>,
+    ) -> Result<u64, Refused> {
+        let mut queue = self.lock();
+        let seq = queue
+            .enqueue_outgoing(Outgoing::Prepared(prepared), waker, false)
+            .map_err(|(_, why)| why)?;
+        let wake = queue.wake.take();
+        drop(queue);
+        if let Some(wake) = wake {
+            wake.wake();
+        }
+        Ok(seq)
+    }
+
+    /// Runs `f` when the queue closes; the token that cancels it, or
+    /// `None` (and `f` is not kept) when it is closed already.
+    pub(crate) fn on_close(&self, f: OnClose) -> Option<u64> {
+        let mut queue = self.lock();
+        if queue.closed {
+            return None;
+        }
+        let token = queue.next_token;
+        queue.next_token += 1;
+        queue.on_close.push((token, f));
+        Some(token)
+    }
+
+    /// Forgets the `on_close` call of `token`.
+    pub(crate) fn cancel_on_close(&self, token: u64) {
+        let mut queue = self.lock();
+        if let Some(i) = queue.on_close.iter().position(|(t, _)| *t == token) {
+            drop(queue.on_close.swap_remove(i));
+        }
+        if queue.on_close.is_empty() && queue.on_close.capacity() > 4 {
+            queue.on_close = Vec::new();
+        }
+    }
+
+    /// How many `on_close` calls wait (the topics' churn test).
+    #[cfg(test)]
+    pub(crate) fn on_close_len(&self) -> usize {
+        self.lock().on_close.len()
     }
 
     /// The socket's own `send`: when `take_back` and nothing is queued, a
@@ -167,7 +277,7 @@ impl Shared {
 
     /// The next message to write with its sequence number, or `None` after
     /// registering `waker` for the next push.
-    pub(crate) fn pop(&self, waker: &Waker) -> Option<(u64, Message)> {
+    pub(crate) fn pop(&self, waker: &Waker) -> Option<(u64, Outgoing)> {
         let mut queue = self.lock();
         let Some((seq, message)) = queue.messages.pop_front() else {
             if queue.messages.capacity() > 16 {
@@ -178,7 +288,7 @@ impl Shared {
             }
             return None;
         };
-        queue.bytes = queue.bytes.saturating_sub(cost(&message));
+        queue.bytes = queue.bytes.saturating_sub(message.cost());
         let waiting = std::mem::take(&mut queue.waiting);
         drop(queue);
         waiting.into_iter().for_each(Waker::wake);
@@ -218,8 +328,27 @@ impl Shared {
             queue.bytes = 0;
         }
         let waiting = std::mem::take(&mut queue.waiting);
+        let on_close = std::mem::take(&mut queue.on_close);
         drop(queue);
         waiting.into_iter().for_each(Waker::wake);
+        // Outside the lock: these take the topics' table.
+        on_close.into_iter().for_each(|(_, f)| (f.0)());
+    }
+
+    /// Ends a subscriber too slow for its topic: drops what it has not
+    /// taken yet (stale by now; a `send` waiting for one of those returns
+    /// `Closed`) and queues `message`, its Close (RFC 6455 §7.4.1: 1013, try
+    /// again later), so that its memory goes at once.
+    pub(crate) fn push_slow_close(&self, message: Message) {
+        let mut queue = self.lock();
+        queue.messages = VecDeque::new();
+        queue.bytes = 0;
+        let _ = queue.enqueue(message, None, true);
+        let wake = queue.wake.take();
+        drop(queue);
+        if let Some(wake) = wake {
+            wake.wake();
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -456,7 +585,17 @@ mod tests {
         let refused = shared.push(Message::text("late"), None, false).unwrap_err();
         assert!(refused.is_closed());
         // What was taken before the Close stays, in order.
-        assert_eq!(shared.pop(Waker::noop()).unwrap().1, Message::text("last"));
-        assert_eq!(shared.pop(Waker::noop()).unwrap().1, Message::Close(None));
+        let message = |o| match o {
+            Outgoing::Message(m) => m,
+            Outgoing::Prepared(_) => panic!("a prepared frame"),
+        };
+        assert_eq!(
+            message(shared.pop(Waker::noop()).unwrap().1),
+            Message::text("last")
+        );
+        assert_eq!(
+            message(shared.pop(Waker::noop()).unwrap().1),
+            Message::Close(None)
+        );
     }
 }

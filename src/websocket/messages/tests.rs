@@ -15,7 +15,7 @@ use crate::websocket::ProtocolError;
 const KEY: [u8; 4] = [0xA1, 0xB2, 0xC3, 0xD4];
 
 /// A client frame: masked, with raw control over its first byte.
-fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
     let mut header = [0; MAX_HEADER_LEN];
     let n = frame::encode(
         true,
@@ -34,19 +34,19 @@ fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// The client's end: the pipe and what was read past the last frame.
-struct Client {
+pub(crate) struct Client {
     io: DuplexStream,
     buf: Vec<u8>,
 }
 
 impl Client {
-    async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+    pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.io.write_all(bytes).await
     }
 }
 
 /// Reads one server frame: (first byte, payload).
-async fn server_frame(client: &mut Client) -> Option<(u8, Vec<u8>)> {
+pub(crate) async fn server_frame(client: &mut Client) -> Option<(u8, Vec<u8>)> {
     let rules = Rules {
         allow_rsv1: true,
         require_mask: false,
@@ -70,11 +70,11 @@ async fn server_frame(client: &mut Client) -> Option<(u8, Vec<u8>)> {
     }
 }
 
-fn close_code(payload: &[u8]) -> u16 {
+pub(crate) fn close_code(payload: &[u8]) -> u16 {
     u16::from_be_bytes([payload[0], payload[1]])
 }
 
-fn settings() -> Settings {
+pub(crate) fn settings() -> Settings {
     Settings {
         limits: FrameLimits {
             max_message_size: 1024,
@@ -87,14 +87,14 @@ fn settings() -> Settings {
     }
 }
 
-fn client(io: DuplexStream) -> Client {
+pub(crate) fn client(io: DuplexStream) -> Client {
     Client {
         io,
         buf: Vec::new(),
     }
 }
 
-fn pair(settings: Settings) -> (WebSocket<DuplexStream>, Client) {
+pub(crate) fn pair(settings: Settings) -> (WebSocket<DuplexStream>, Client) {
     let (server, io) = tokio::io::duplex(64 * 1024);
     (WebSocket::from_io(server, &settings, None), client(io))
 }
@@ -447,6 +447,40 @@ async fn shutdown_reaches_a_handler_that_stopped_receiving() {
     // The handler's send failed and it returned: the socket may be gone.
     let _ = client.write_all(&client_frame(0x88, &[0x03, 0xE9])).await;
     handler.await.unwrap();
+}
+
+/// A handler that never receives and only sends (a ticker): the shutdown
+/// reaches it through its sends, which queue the Close 1001 and then fail.
+#[tokio::test]
+async fn shutdown_reaches_a_handler_that_only_sends() {
+    let connections = crate::Connections::default();
+    let (server, io) = tokio::io::duplex(64 * 1024);
+    let mut client = client(io);
+    let mut ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let handler = tokio::spawn(async move {
+        let mut n = 0u32;
+        while ws.send(Message::text(n.to_string())).await.is_ok() {
+            n += 1;
+            tokio::task::yield_now().await;
+        }
+        ws
+    });
+    assert_eq!(server_frame(&mut client).await.unwrap().0, 0x81);
+    connections.shutdown();
+    loop {
+        let (first, payload) = server_frame(&mut client).await.unwrap();
+        if first == 0x88 {
+            assert_eq!(close_code(&payload), 1001);
+            break;
+        }
+    }
+    // The socket stays with the handler's result: the Close answer ends it.
+    let ws = handler.await.unwrap();
+    client
+        .write_all(&client_frame(0x88, &[0x03, 0xE9]))
+        .await
+        .unwrap();
+    drop(ws);
 }
 
 #[tokio::test]

@@ -63,6 +63,18 @@ impl Deflate {
         }
     }
 
+    /// The parameters two connections compress a message alike with, when
+    /// this one keeps no context between messages (RFC 7692 §7.1.1.1);
+    /// `None` with context takeover (each connection's output depends on
+    /// what it sent before).
+    pub(crate) fn shared_key(&self) -> Option<super::prepared::SharedKey> {
+        self.server_reset.then_some(super::prepared::SharedKey {
+            level: self.level,
+            window_bits: self.server_bits,
+            threshold: self.threshold,
+        })
+    }
+
     fn compressor_key(&self) -> CompressorKey {
         CompressorKey {
             level: self.level,

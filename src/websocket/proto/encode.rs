@@ -7,6 +7,7 @@ use super::close;
 #[cfg(feature = "deflate")]
 use super::compress::Deflate;
 use super::frame::{self, OpCode, MAX_HEADER_LEN};
+use super::Prepared;
 use crate::websocket::messages::{CloseFrame, Message};
 
 /// Payloads up to this size are copied next to their header, so that a
@@ -69,6 +70,41 @@ impl Encoder {
         }
     }
 
+    /// Appends a message prepared for many connections: its header, made
+    /// once, and its payload when at most [`COPY_MAX`] bytes (else returned
+    /// uncopied, as [`encode`](Self::encode) does). With
+    /// permessage-deflate without context takeover, the compressed form is
+    /// made once for all connections with the same parameters; with
+    /// context takeover, this connection compresses it (counted in
+    /// `tower_upgrade_topic_compressions_total{kind="per_connection"}`).
+    pub fn encode_prepared(&mut self, prepared: &Prepared, out: &mut BytesMut) -> Bytes {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &mut self.deflate {
+            match deflate.shared_key() {
+                Some(key) => {
+                    let (form, compressed) =
+                        prepared.compressed(key, |payload| deflate.compress(payload));
+                    if compressed {
+                        crate::websocket::topics::metrics::compressed("shared");
+                    }
+                    if let Some(form) = form {
+                        out.put_slice(&form.header[..usize::from(form.header_len)]);
+                        return copy_or_hand_back(form.payload, out);
+                    }
+                }
+                None => {
+                    crate::websocket::topics::metrics::compressed("per_connection");
+                    if let Some(compressed) = deflate.compress(prepared.payload()) {
+                        put_header(true, true, prepared.opcode(), compressed.len(), out);
+                        return copy_or_hand_back(Bytes::from(compressed), out);
+                    }
+                }
+            }
+        }
+        out.put_slice(prepared.header());
+        copy_or_hand_back(prepared.payload().clone(), out)
+    }
+
     fn encode_data(&mut self, opcode: OpCode, payload: Bytes, out: &mut BytesMut) -> Bytes {
         #[allow(unused_mut)]
         let (mut payload, mut rsv1) = (payload, false);
@@ -80,12 +116,18 @@ impl Encoder {
             }
         }
         put_header(true, rsv1, opcode, payload.len(), out);
-        if payload.len() <= COPY_MAX {
-            out.put_slice(&payload);
-            Bytes::new()
-        } else {
-            payload
-        }
+        copy_or_hand_back(payload, out)
+    }
+}
+
+/// A payload of at most [`COPY_MAX`] bytes goes next to its header; a
+/// larger one is handed back, to be written after `out`.
+fn copy_or_hand_back(payload: Bytes, out: &mut BytesMut) -> Bytes {
+    if payload.len() <= COPY_MAX {
+        out.put_slice(&payload);
+        Bytes::new()
+    } else {
+        payload
     }
 }
 

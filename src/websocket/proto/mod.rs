@@ -45,6 +45,7 @@ pub(crate) mod frame;
 pub(crate) mod mask;
 #[cfg(feature = "deflate")]
 pub(crate) mod pool;
+mod prepared;
 mod utf8;
 
 use bytes::{Bytes, BytesMut};
@@ -53,6 +54,7 @@ pub use close::CloseState;
 pub use decode::{Decoder, Event};
 pub use encode::{Encoder, InvalidCloseCode, COPY_MAX};
 pub use error::ProtocolError;
+pub(crate) use prepared::Prepared;
 
 use crate::websocket::messages::{CloseFrame, Message, Utf8Bytes};
 use crate::websocket::FrameLimits;
@@ -232,6 +234,24 @@ impl Protocol {
             self.close_sent();
         }
         Ok(payload)
+    }
+
+    /// Encodes a message prepared for many connections into `out` (see
+    /// [`Encoder::encode_prepared`]); returns the large payload to write
+    /// after `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Closed`] after our Close; nothing is encoded.
+    pub fn send_prepared(
+        &mut self,
+        prepared: &Prepared,
+        out: &mut BytesMut,
+    ) -> Result<Bytes, SendError> {
+        if matches!(self.state, CloseState::CloseSent | CloseState::Closed) || self.fail.is_some() {
+            return Err(SendError::Closed);
+        }
+        Ok(self.encoder.encode_prepared(prepared, out))
     }
 
     fn close_sent(&mut self) {

@@ -12,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, BATCH, KEEP_OUT};
 use crate::websocket::messages::message::Message;
+use crate::websocket::messages::sender::Outgoing;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Writes what is pending and queued; `Ready(Ok)` once all of it is
@@ -87,11 +88,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.encode(Message::Ping(Bytes::new()));
         }
         while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent() {
-            let Some((seq, message)) = self.shared.pop(cx.waker()) else {
+            let Some((seq, outgoing)) = self.shared.pop(cx.waker()) else {
                 break;
             };
             self.encoded = seq;
-            self.encode(message);
+            match outgoing {
+                Outgoing::Message(message) => self.encode(message),
+                Outgoing::Prepared(prepared) => {
+                    if let Ok(payload) = self.proto.send_prepared(&prepared, &mut self.out) {
+                        self.timers.data();
+                        if !payload.is_empty() {
+                            self.big = payload;
+                        }
+                    }
+                }
+            }
         }
         !self.out.is_empty() || !self.big.is_empty()
     }
