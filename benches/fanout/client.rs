@@ -29,8 +29,9 @@
 //! the same interval is divided by. The publisher's own copies are not
 //! counted.
 //!
-//! With `idle=1` it measures memory instead: 20 subscribers, the server's
-//! RSS, `subscribers` more and one message published to all, the RSS again.
+//! With `idle=1` it measures memory instead: the server's RSS with 20
+//! subscribers, with `subscribers` more, and after one message published
+//! to all of them.
 //!
 //! Bounded: connecting stops after `30 + subscribers / 200` seconds, the
 //! drain after `drain` seconds; every socket targets 127.0.0.1.
@@ -381,6 +382,8 @@ async fn idle(params: &Params, shared: &Arc<Shared>) -> String {
     let total = WARM + params.subscribers;
     shared.target.store(total, Relaxed);
     wait_connected(params, shared, total).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let open = procfs::rss_kib(params.server_pid);
     let writer = Publisher::open(shared).await;
     let mut message = shared.stamp.template(params.size);
     let opcode = if params.json {
@@ -400,8 +403,11 @@ async fn idle(params: &Params, shared: &Arc<Shared>) -> String {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = procfs::rss_kib(params.server_pid);
+    // What follows is the bench stopping the server.
+    shared.phase.store(2, Relaxed);
     format!(
-        "idle connected={} failed={} received={} rss_before_kib={before} rss_after_kib={after} subscribers={}",
+        "idle connected={} failed={} received={} rss_before_kib={before} rss_open_kib={open} \
+         rss_after_kib={after} subscribers={}",
         shared.connected.load(Relaxed),
         shared.failed.load(Relaxed),
         shared.finished.load(Relaxed),

@@ -49,6 +49,8 @@ pub fn serve(name: &str, metrics: bool) {
                 })
             }
             TOWER_BROADCAST => tower_broadcast(),
+            TOWER_TOPICS => crate::topics::route(false),
+            TOWER_TOPICS_DEFLATE => crate::topics::route(true),
             other => panic!("unknown server {other}"),
         };
         let mut app = Router::new().route("/ws", ws);
