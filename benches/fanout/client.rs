@@ -173,6 +173,8 @@ struct Stats {
     window: u64,
     /// Deliveries that arrived while measuring (t0..t_end), any message.
     arrived: u64,
+    /// Their frames' bytes on the wire.
+    arrived_bytes: u64,
     /// Messages without a readable stamp (fragmented, or foreign).
     unstamped: u64,
 }
@@ -234,6 +236,7 @@ pub fn main(args: &[String]) {
             stats.latency.add(&theirs.latency);
             stats.window += theirs.window;
             stats.arrived += theirs.arrived;
+            stats.arrived_bytes += theirs.arrived_bytes;
             stats.unstamped += theirs.unstamped;
         }
         result_line(&params, &shared, &timeline, &stats)
@@ -263,7 +266,7 @@ fn result_line(params: &Params, shared: &Shared, t: &Timeline, stats: &Stats) ->
     format!(
         "result connected={} failed={} agreed_deflate={} live_at_t0={} closed={} \
          published_window={} window_secs={:.6} measured_secs={:.6} published_total={} \
-         delivered_window={} arrived={} unstamped={} server_ticks={} client_ticks={} \
+         delivered_window={} arrived={} arrived_bytes={} unstamped={} server_ticks={} client_ticks={} \
          p50_us={:.0} p99_us={:.0} max_us={} drained={}",
         shared.connected.load(Relaxed),
         shared.failed.load(Relaxed),
@@ -276,6 +279,7 @@ fn result_line(params: &Params, shared: &Shared, t: &Timeline, stats: &Stats) ->
         t.published,
         stats.window,
         stats.arrived,
+        stats.arrived_bytes,
         stats.unstamped,
         t.server_ticks,
         t.client_ticks,
@@ -673,6 +677,7 @@ impl Conn {
                     }
                     if measuring {
                         stats.arrived += 1;
+                        stats.arrived_bytes += len as u64;
                     }
                     if std::mem::take(&mut self.fragmented) {
                         stats.unstamped += 1;

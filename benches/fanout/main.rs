@@ -56,7 +56,9 @@
 //!   that interval (the publisher's own copies not counted);
 //! - p50 / p99 / max delivery latency: from the stamp in each window
 //!   message to its arrival at a subscriber;
-//! - the client's own CPU per delivery, to show it is not the bottleneck.
+//! - wire B: frame bytes per delivery (header included: compression shows);
+//! - the client's own CPU per delivery (client µs), to show it is not the
+//!   bottleneck.
 //!
 //! Then memory per idle subscriber (`FANOUT_IDLE`, default 10,000; 0 skips
 //! it, and so does a `FANOUT_CASES` without `idle`): the growth of the
@@ -169,6 +171,8 @@ struct Sample {
     fraction: f64,
     cpu_us: f64,
     client_cpu_us: f64,
+    /// Frame bytes on the wire per delivery.
+    wire_bytes: f64,
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
@@ -309,12 +313,20 @@ fn mean(samples: &[Sample]) -> Sample {
         fraction: avg(|s| s.fraction),
         cpu_us: avg(|s| s.cpu_us),
         client_cpu_us: avg(|s| s.client_cpu_us),
+        wire_bytes: avg(|s| s.wire_bytes),
         p50_ms: avg(|s| s.p50_ms),
         p99_ms: avg(|s| s.p99_ms),
         max_ms: avg(|s| s.max_ms),
         compressions_per_publish: (!compressions.is_empty())
             .then(|| compressions.iter().sum::<f64>() / compressions.len() as f64),
-        notes: samples.iter().flat_map(|s| s.notes.clone()).collect(),
+        notes: samples.iter().fold(Vec::new(), |mut notes, s| {
+            for note in &s.notes {
+                if !notes.contains(note) {
+                    notes.push(note.clone());
+                }
+            }
+            notes
+        }),
     }
 }
 
@@ -342,10 +354,11 @@ fn print_case(run: &Run, case: &Case, rows: &[&Server], means: &[Sample], sample
     };
     let (uws, axum) = (of(external::UWS_FANOUT), of(AXUM_BROADCAST));
     println!(
-        "{:<24} {:>11} {:>8} {:>10} {:>7} {:>7} {:>8} {:>8} {:>7} {:>8} {:>10}  notes",
+        "{:<24} {:>11} {:>8} {:>7} {:>10} {:>7} {:>7} {:>8} {:>8} {:>7} {:>8} {:>10}  notes",
         "server",
         "delivered/s",
         "fraction",
+        "wire B",
         "CPU µs/dl",
         "/uws",
         "/axum",
@@ -369,10 +382,11 @@ fn print_case(run: &Run, case: &Case, rows: &[&Server], means: &[Sample], sample
             notes.push(format!("CPU per round {}", per_round.join(" ")));
         }
         println!(
-            "{:<24} {:>11.0} {:>8.4} {:>10.2} {:>7} {:>7} {:>8.1} {:>8.1} {:>7} {:>8.1} {:>10.2}  {}",
+            "{:<24} {:>11.0} {:>8.4} {:>7.0} {:>10.2} {:>7} {:>7} {:>8.1} {:>8.1} {:>7} {:>8.1} {:>10.2}  {}",
             server.name,
             m.delivered_per_s,
             m.fraction,
+            m.wire_bytes,
             m.cpu_us,
             ratio(|s| s.cpu_us, i, uws),
             ratio(|s| s.cpu_us, i, axum),
@@ -603,6 +617,7 @@ fn run_one(run: &Run, case: &Case, server: &Server) -> Sample {
         fraction: f("delivered_window") / (f("published_window") * subscribers),
         cpu_us: f("server_ticks") / tps * 1e6 / arrived,
         client_cpu_us: f("client_ticks") / tps * 1e6 / arrived,
+        wire_bytes: f("arrived_bytes") / arrived,
         p50_ms: f("p50_us") / 1000.0,
         p99_ms: f("p99_us") / 1000.0,
         max_ms: f("max_us") / 1000.0,
