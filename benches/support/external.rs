@@ -1,6 +1,6 @@
-//! The rows of benches/load_test.rs served by programs other than the
-//! bench binary: the `echo` example as users copy it, and uWebSockets' echo
-//! server. Each takes its port on the command line or in the environment,
+//! The rows of benches/load_test.rs and benches/fanout served by programs
+//! other than the bench binary: the `echo` example as users copy it, and
+//! uWebSockets' echo and fan-out servers. Each takes its port on the command line or in the environment,
 //! so the bench picks a free port and waits until it accepts connections.
 
 use std::net::{TcpListener, TcpStream};
@@ -12,39 +12,44 @@ use std::time::{Duration, Instant};
 pub const ECHO_EXAMPLE: &str = "echo example";
 /// `../shared/tools/uws_echo PORT` (or `UWS_ECHO`).
 pub const UWEBSOCKETS: &str = "uWebSockets";
+/// `../shared/tools/uws_fanout PORT` (or `UWS_FANOUT`): every socket
+/// subscribes to one topic, every message is published to all of them.
+pub const UWS_FANOUT: &str = "uws_fanout";
 
 /// The rows this module serves.
 pub fn is_row(server: &str) -> bool {
-    matches!(server, ECHO_EXAMPLE | UWEBSOCKETS)
+    matches!(server, ECHO_EXAMPLE | UWEBSOCKETS | UWS_FANOUT)
 }
 
 /// Gets the row's program ready before anything is measured: builds the
-/// echo example, finds uws_echo. `Err` says why the row is skipped; a
-/// missing uws_echo under `CI=true` panics instead, so CI cannot pass
-/// without the row.
+/// echo example, finds uws_echo or uws_fanout. `Err` says why the row is
+/// skipped; a missing uWebSockets server under `CI=true` panics instead, so
+/// CI cannot pass without the row.
 pub fn prepare(server: &str) -> Result<PathBuf, String> {
-    match server {
-        ECHO_EXAMPLE => Ok(build_echo_example()),
-        UWEBSOCKETS => {
-            let path = uws_echo_path();
-            if path.exists() {
-                return Ok(path);
-            }
-            let why = format!(
-                "uws_echo not found at {}: set UWS_ECHO (see ../shared/tools/README.md)",
-                path.display()
-            );
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
-            Err(why)
-        }
+    let (variable, path) = match server {
+        ECHO_EXAMPLE => return Ok(build_echo_example()),
+        UWEBSOCKETS => ("UWS_ECHO", tool_path("UWS_ECHO", "uws_echo")),
+        UWS_FANOUT => ("UWS_FANOUT", tool_path("UWS_FANOUT", "uws_fanout")),
         other => panic!("{other} is not an external row"),
+    };
+    if path.exists() {
+        return Ok(path);
     }
+    let why = format!(
+        "{} not found: set {variable} (see ../shared/tools/README.md)",
+        path.display()
+    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+    Err(why)
 }
 
-fn uws_echo_path() -> PathBuf {
-    std::env::var_os("UWS_ECHO")
+/// `$variable`, or `../shared/tools/NAME` beside the repository.
+fn tool_path(variable: &str, name: &str) -> PathBuf {
+    std::env::var_os(variable)
         .map(PathBuf::from)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/uws_echo").into())
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools")).join(name)
+        })
 }
 
 /// `cargo build --release --example echo` into the target directory the
@@ -80,7 +85,7 @@ pub fn spawn(server: &str, program: &PathBuf, workers: usize) -> (Child, u16) {
             .env("ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
             .env("TOKIO_WORKER_THREADS", workers.to_string()),
-        UWEBSOCKETS => command.arg(port.to_string()),
+        UWEBSOCKETS | UWS_FANOUT => command.arg(port.to_string()),
         other => panic!("{other} is not an external row"),
     };
     let mut child = command
