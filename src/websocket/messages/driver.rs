@@ -121,4 +121,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Drive for Driver<S> {
     fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>> {
         self.enter(cx, |conn, cx| conn.poll_written(cx, seq))
     }
+
+    fn write_now(&self) -> bool {
+        // A handle polling the connection writes the queue itself.
+        let mut conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return false,
+        };
+        // The connection's own waker: what the IO wakes when the write can
+        // go on is the connection's tasks, not the caller.
+        let mut own = Context::from_waker(&self.waker);
+        conn.write_now(&mut own)
+    }
 }

@@ -25,6 +25,12 @@ pub(crate) trait Drive: Send + Sync {
     /// Drives the connection until the message numbered `seq` is written
     /// and flushed (`u64::MAX`: until nothing is left to write).
     fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>>;
+
+    /// Writes the one message just queued from the calling task, when no
+    /// handle is driving the connection and nothing else waits to be
+    /// written (so no task waits for this write); `true` when it needs no
+    /// wake-up (written, or the IO wakes the connection when it can go on).
+    fn write_now(&self) -> bool;
 }
 
 /// The queue between handles and the connection that writes it.
@@ -192,6 +198,21 @@ impl Shared {
             wake.wake();
         }
         Ok(seq)
+    }
+
+    /// Queues a frame encoded once for many connections (a topic's
+    /// publish) if it fits, without waking the connection: the wake-up it
+    /// is owed, if any, comes back, with whether the queue was empty before.
+    pub(crate) fn push_prepared_quiet(
+        &self,
+        prepared: Arc<Prepared>,
+    ) -> Result<(Option<Waker>, bool), Refused> {
+        let mut queue = self.lock();
+        let was_empty = queue.messages.is_empty();
+        queue
+            .enqueue_outgoing(Outgoing::Prepared(prepared), None, false)
+            .map_err(|(_, why)| why)?;
+        Ok((queue.wake.take(), was_empty))
     }
 
     /// Queues a frame encoded once for many connections (a topic's
@@ -408,6 +429,11 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
+    /// The connection, while it lives (the topics write to it directly).
+    pub(crate) fn driver(&self) -> Weak<dyn Drive> {
+        self.driver.clone()
+    }
+
     pub(crate) fn new(shared: Arc<Shared>, driver: Weak<dyn Drive>) -> Self {
         Self {
             shared,

@@ -53,7 +53,7 @@ mod wait;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use indexmap::IndexMap;
 
@@ -62,7 +62,7 @@ pub use policy::{Published, SlowConsumer};
 #[cfg(feature = "redis")]
 pub use redis::RedisBackplane;
 
-use crate::websocket::messages::sender::{OnClose, Refused, Shared};
+use crate::websocket::messages::sender::{Drive, OnClose, Refused, Shared};
 use crate::websocket::proto::Prepared;
 use crate::websocket::{CloseCode, CloseFrame, Message, Sender};
 
@@ -180,6 +180,8 @@ pub(crate) struct Inner {
 
 struct Subscriber {
     queue: Arc<Shared>,
+    /// Its connection, written to from the publishing task when idle.
+    driver: Weak<dyn Drive>,
     policy: SlowConsumer,
     /// Messages missed in a row ([`SlowConsumer::Close`]).
     missed: AtomicU32,
@@ -239,6 +241,7 @@ impl Topics {
             key,
             Subscriber {
                 queue: sender.shared.clone(),
+                driver: sender.driver(),
                 policy,
                 missed: AtomicU32::new(0),
                 token,
@@ -349,10 +352,20 @@ impl Inner {
         let mut waits = Vec::new();
         if let Some(subscribers) = self.read().get(topic) {
             for subscriber in subscribers.values() {
-                match subscriber.queue.push_prepared(prepared.clone(), None) {
-                    Ok(_) => {
+                match subscriber.queue.push_prepared_quiet(prepared.clone()) {
+                    Ok((owed, was_empty)) => {
                         subscriber.missed.store(0, Ordering::Relaxed);
                         report.delivered += 1;
+                        // An idle connection is written to from here, as
+                        // uWebSockets does: no task woken, no poll. One
+                        // being driven (or behind) is woken to write it.
+                        if let Some(owed) = owed {
+                            let written = was_empty
+                                && subscriber.driver.upgrade().is_some_and(|d| d.write_now());
+                            if !written {
+                                owed.wake();
+                            }
+                        }
                     }
                     // Closing: its queue takes it out of the table.
                     Err(Refused::Closed) => {}

@@ -252,3 +252,52 @@ fn deflate_without_context_takeover_compresses_once() {
     assert!(a.len() < json.len() / 2);
     assert_eq!(prepared.compressed_forms(), 1, "compressed once");
 }
+
+/// Publishers on two threads, written to idle connections directly or
+/// through their tasks: every subscriber gets every message, each
+/// publisher's in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishers_lose_nothing() {
+    let topics = Topics::new();
+    let mut members: Vec<Member> = (0..3).map(|_| member()).collect();
+    for m in &members {
+        topics.subscribe("t", &m.sender);
+    }
+    const EACH: u32 = 300;
+    let publishers: Vec<_> = (0..2u8)
+        .map(|p| {
+            let topics = topics.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    let mut payload = vec![p];
+                    payload.extend_from_slice(&i.to_be_bytes());
+                    let report = topics.publish("t", Message::binary(payload)).await.unwrap();
+                    assert_eq!(report.delivered(), 3);
+                    if i % 16 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for p in publishers {
+        p.await.unwrap();
+    }
+    for m in &mut members {
+        let mut next = [0u32; 2];
+        for _ in 0..2 * EACH {
+            let (first, payload) = server_frame(&mut m.client).await.unwrap();
+            assert_eq!(first, 0x82);
+            let p = usize::from(payload[0]);
+            let i = u32::from_be_bytes(payload[1..5].try_into().unwrap());
+            assert_eq!(i, next[p], "publisher {p}'s messages in order");
+            next[p] += 1;
+        }
+        // The socket's own sends still go out after the topics' writes.
+        m.sender.send(Message::text("own")).await.unwrap();
+        assert_eq!(
+            server_frame(&mut m.client).await.unwrap(),
+            (0x81, b"own".to_vec())
+        );
+    }
+}

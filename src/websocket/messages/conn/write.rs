@@ -70,6 +70,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Poll::Ready(Ok(()))
     }
 
+    /// Writes the one message a topic just queued, from the publishing
+    /// task (as uWebSockets writes from its publish loop): only when nothing
+    /// else is pending, so that no task waits for this write. `true` when
+    /// the connection needs no wake-up: all written and flushed. A write
+    /// that would block, or fails, leaves the rest to the connection's
+    /// tasks, which the caller wakes (they also run the timers).
+    pub(crate) fn write_now(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.done || !self.out.is_empty() || !self.big.is_empty() || self.needs_flush {
+            return false;
+        }
+        matches!(self.poll_write(cx, u64::MAX), Poll::Ready(Ok(())))
+    }
+
     /// Moves frames into `out`/`big`; `false` when there is nothing to send.
     pub(super) fn refill(&mut self, cx: &mut Context<'_>) -> bool {
         if self.close_sent() {
