@@ -296,9 +296,10 @@ impl Shared {
         let _ = self.lock().enqueue(message, None, true);
     }
 
-    /// The next message to write with its sequence number, or `None` after
-    /// registering `waker` for the next push.
-    pub(crate) fn pop(&self, waker: &Waker) -> Option<(u64, Outgoing)> {
+    /// The next message to write with its sequence number, and whether
+    /// more wait behind it; or `None` after registering `waker` for the
+    /// next push.
+    pub(crate) fn pop(&self, waker: &Waker) -> Option<(u64, Outgoing, bool)> {
         let mut queue = self.lock();
         let Some((seq, message)) = queue.messages.pop_front() else {
             if queue.messages.capacity() > 16 {
@@ -310,10 +311,11 @@ impl Shared {
             return None;
         };
         queue.bytes = queue.bytes.saturating_sub(message.cost());
+        let more = !queue.messages.is_empty();
         let waiting = std::mem::take(&mut queue.waiting);
         drop(queue);
         waiting.into_iter().for_each(Waker::wake);
-        Some((seq, message))
+        Some((seq, message, more))
     }
 
     /// Whether the queue takes another message now; registers `waker` for

@@ -72,12 +72,20 @@ impl Encoder {
 
     /// Appends a message prepared for many connections: its header, made
     /// once, and its payload when at most [`COPY_MAX`] bytes (else returned
-    /// uncopied, as [`encode`](Self::encode) does). With
+    /// uncopied, as [`encode`](Self::encode) does). `alone` (nothing follows
+    /// it in this write) with `out` empty: the whole frame, header and
+    /// payload as made once for every connection, is returned uncopied. With
     /// permessage-deflate without context takeover, the compressed form is
     /// made once for all connections with the same parameters; with
     /// context takeover, this connection compresses it (counted in
     /// `tower_upgrade_topic_compressions_total{kind="per_connection"}`).
-    pub fn encode_prepared(&mut self, prepared: &Prepared, out: &mut BytesMut) -> Bytes {
+    pub fn encode_prepared(
+        &mut self,
+        prepared: &Prepared,
+        out: &mut BytesMut,
+        alone: bool,
+    ) -> Bytes {
+        let whole = alone && out.is_empty();
         #[cfg(feature = "deflate")]
         if let Some(deflate) = &mut self.deflate {
             match deflate.shared_key() {
@@ -88,21 +96,27 @@ impl Encoder {
                         crate::websocket::topics::metrics::compressed("shared");
                     }
                     if let Some(form) = form {
-                        out.put_slice(&form.header[..usize::from(form.header_len)]);
-                        return copy_or_hand_back(form.payload, out);
+                        if whole {
+                            return form.frame;
+                        }
+                        out.put_slice(form.header());
+                        return copy_or_hand_back(form.payload(), out);
                     }
                 }
                 None => {
                     crate::websocket::topics::metrics::compressed("per_connection");
-                    if let Some(compressed) = deflate.compress(prepared.payload()) {
+                    if let Some(compressed) = deflate.compress(&prepared.payload()) {
                         put_header(true, true, prepared.opcode(), compressed.len(), out);
                         return copy_or_hand_back(Bytes::from(compressed), out);
                     }
                 }
             }
         }
+        if whole {
+            return prepared.frame().clone();
+        }
         out.put_slice(prepared.header());
-        copy_or_hand_back(prepared.payload().clone(), out)
+        copy_or_hand_back(prepared.payload(), out)
     }
 
     fn encode_data(&mut self, opcode: OpCode, payload: Bytes, out: &mut BytesMut) -> Bytes {

@@ -247,11 +247,12 @@ impl Protocol {
         &mut self,
         prepared: &Prepared,
         out: &mut BytesMut,
+        alone: bool,
     ) -> Result<Bytes, SendError> {
         if matches!(self.state, CloseState::CloseSent | CloseState::Closed) || self.fail.is_some() {
             return Err(SendError::Closed);
         }
-        Ok(self.encoder.encode_prepared(prepared, out))
+        Ok(self.encoder.encode_prepared(prepared, out, alone))
     }
 
     fn close_sent(&mut self) {

@@ -17,9 +17,10 @@ use super::frame::{self, OpCode, MAX_HEADER_LEN};
 pub struct Prepared {
     #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     opcode: OpCode,
-    payload: Bytes,
-    /// The uncompressed frame's header (FIN, no RSV1, unmasked: §5.1).
-    header: [u8; MAX_HEADER_LEN],
+    /// The uncompressed frame, header (FIN, no RSV1, unmasked: §5.1) then
+    /// payload, in one buffer: a connection with nothing else to write
+    /// sends it as it is.
+    frame: Bytes,
     header_len: u8,
     /// The compressed forms, one per set of parameters (few: most servers
     /// have one); `None` where the message does not shrink.
@@ -37,13 +38,34 @@ pub(crate) struct SharedKey {
     pub(crate) threshold: usize,
 }
 
-/// A compressed form: its header (RSV1 set, §7.2.3.1) and payload.
+/// A compressed form: its frame (RSV1 set, §7.2.3.1), header then payload.
 #[cfg(feature = "deflate")]
 #[derive(Clone, Debug)]
 pub(crate) struct Compressed {
-    pub(crate) header: [u8; MAX_HEADER_LEN],
+    pub(crate) frame: Bytes,
     pub(crate) header_len: u8,
-    pub(crate) payload: Bytes,
+}
+
+#[cfg(feature = "deflate")]
+impl Compressed {
+    pub(crate) fn header(&self) -> &[u8] {
+        &self.frame[..usize::from(self.header_len)]
+    }
+
+    pub(crate) fn payload(&self) -> Bytes {
+        self.frame.slice(usize::from(self.header_len)..)
+    }
+}
+
+/// A frame in one buffer: FIN, `rsv1`, `opcode`, unmasked, then `payload`;
+/// with the header's length.
+fn frame(rsv1: bool, opcode: OpCode, payload: &[u8]) -> (Bytes, u8) {
+    let mut header = [0; MAX_HEADER_LEN];
+    let n = frame::encode(true, rsv1, opcode, payload.len(), None, &mut header);
+    let mut frame = Vec::with_capacity(n + payload.len());
+    frame.extend_from_slice(&header[..n]);
+    frame.extend_from_slice(payload);
+    (Bytes::from(frame), n as u8)
 }
 
 impl Prepared {
@@ -51,13 +73,11 @@ impl Prepared {
     /// type guarantees), else Binary.
     pub fn new(text: bool, payload: Bytes) -> Self {
         let opcode = if text { OpCode::Text } else { OpCode::Binary };
-        let mut header = [0; MAX_HEADER_LEN];
-        let n = frame::encode(true, false, opcode, payload.len(), None, &mut header);
+        let (frame, header_len) = frame(false, opcode, &payload);
         Self {
             opcode,
-            payload,
-            header,
-            header_len: n as u8,
+            frame,
+            header_len,
             #[cfg(feature = "deflate")]
             compressed: Mutex::new(Vec::new()),
         }
@@ -65,20 +85,24 @@ impl Prepared {
 
     /// The payload's length (what a queue counts).
     pub fn len(&self) -> usize {
-        self.payload.len()
+        self.frame.len() - usize::from(self.header_len)
     }
 
     /// Whether the payload is empty.
     pub fn is_empty(&self) -> bool {
-        self.payload.is_empty()
+        self.len() == 0
+    }
+
+    pub(crate) fn frame(&self) -> &Bytes {
+        &self.frame
     }
 
     pub(crate) fn header(&self) -> &[u8] {
-        &self.header[..usize::from(self.header_len)]
+        &self.frame[..usize::from(self.header_len)]
     }
 
-    pub(crate) fn payload(&self) -> &Bytes {
-        &self.payload
+    pub(crate) fn payload(&self) -> Bytes {
+        self.frame.slice(usize::from(self.header_len)..)
     }
 
     /// The compressed form for `key`, made by `compress` the first time it
@@ -97,14 +121,9 @@ impl Prepared {
         if let Some((_, form)) = forms.iter().find(|(k, _)| *k == key) {
             return (form.clone(), false);
         }
-        let form = compress(&self.payload).map(|payload| {
-            let mut header = [0; MAX_HEADER_LEN];
-            let n = frame::encode(true, true, self.opcode, payload.len(), None, &mut header);
-            Compressed {
-                header,
-                header_len: n as u8,
-                payload: Bytes::from(payload),
-            }
+        let form = compress(&self.frame[usize::from(self.header_len)..]).map(|payload| {
+            let (frame, header_len) = frame(true, self.opcode, &payload);
+            Compressed { frame, header_len }
         });
         forms.push((key, form.clone()));
         (form, true)

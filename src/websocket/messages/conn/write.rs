@@ -101,14 +101,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.encode(Message::Ping(Bytes::new()));
         }
         while self.out.len() < BATCH && self.big.is_empty() && !self.close_sent() {
-            let Some((seq, outgoing)) = self.shared.pop(cx.waker()) else {
+            let Some((seq, outgoing, more)) = self.shared.pop(cx.waker()) else {
                 break;
             };
             self.encoded = seq;
             match outgoing {
                 Outgoing::Message(message) => self.encode(message),
                 Outgoing::Prepared(prepared) => {
-                    if let Ok(payload) = self.proto.send_prepared(&prepared, &mut self.out) {
+                    // The last one queued goes out of the shared frame
+                    // itself when nothing was encoded before it: no copy.
+                    if let Ok(payload) = self.proto.send_prepared(&prepared, &mut self.out, !more) {
                         self.timers.data();
                         if !payload.is_empty() {
                             self.big = payload;
