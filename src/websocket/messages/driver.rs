@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::conn::Conn;
 use super::error::Error;
 use super::sender::{Drive, Shared};
+use crate::websocket::proto::Prepared;
 
 /// The tasks to wake when the connection can make progress.
 #[derive(Debug, Default)]
@@ -122,7 +123,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Drive for Driver<S> {
         self.enter(cx, |conn, cx| conn.poll_written(cx, seq))
     }
 
-    fn write_now(&self) -> bool {
+    fn send_now(&self, prepared: &Arc<Prepared>) -> bool {
         // A handle polling the connection writes the queue itself.
         let mut conn = match self.conn.try_lock() {
             Ok(conn) => conn,
@@ -132,6 +133,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Drive for Driver<S> {
         // The connection's own waker: what the IO wakes when the write can
         // go on is the connection's tasks, not the caller.
         let mut own = Context::from_waker(&self.waker);
-        conn.write_now(&mut own)
+        match conn.send_now(prepared, &mut own) {
+            None => false,
+            Some(true) => true,
+            Some(false) => {
+                // Taken, not all written: the connection's tasks go on
+                // (and run the write timeout).
+                drop(conn);
+                self.waker.wake_by_ref();
+                true
+            }
+        }
     }
 }

@@ -26,11 +26,13 @@ pub(crate) trait Drive: Send + Sync {
     /// and flushed (`u64::MAX`: until nothing is left to write).
     fn poll_written(&self, cx: &mut Context<'_>, seq: u64) -> Poll<Result<(), Error>>;
 
-    /// Writes the one message just queued from the calling task, when no
-    /// handle is driving the connection and nothing else waits to be
-    /// written (so no task waits for this write); `true` when it needs no
-    /// wake-up (written, or the IO wakes the connection when it can go on).
-    fn write_now(&self) -> bool;
+    /// Sends `prepared` from the calling task, when no handle is driving
+    /// the connection and nothing else is queued or being written (so no
+    /// task waits for this write, and nothing jumps a queue): `true` when
+    /// the connection took it (written, or left to the connection's tasks,
+    /// woken, when the socket is full); `false` when it did not, and the
+    /// caller queues it.
+    fn send_now(&self, prepared: &Arc<Prepared>) -> bool;
 }
 
 /// The queue between handles and the connection that writes it.
@@ -200,19 +202,17 @@ impl Shared {
         Ok(seq)
     }
 
-    /// Queues a frame encoded once for many connections (a topic's
-    /// publish) if it fits, without waking the connection: the wake-up it
-    /// is owed, if any, comes back, with whether the queue was empty before.
-    pub(crate) fn push_prepared_quiet(
-        &self,
-        prepared: Arc<Prepared>,
-    ) -> Result<(Option<Waker>, bool), Refused> {
+    /// The sequence number of a message the connection sends at once,
+    /// past the queue: only while the queue is open and empty, so that it
+    /// goes after everything taken before it.
+    pub(crate) fn next_seq_if_empty(&self) -> Option<u64> {
         let mut queue = self.lock();
-        let was_empty = queue.messages.is_empty();
-        queue
-            .enqueue_outgoing(Outgoing::Prepared(prepared), None, false)
-            .map_err(|(_, why)| why)?;
-        Ok((queue.wake.take(), was_empty))
+        if queue.closed || !queue.messages.is_empty() {
+            return None;
+        }
+        let seq = queue.next_seq;
+        queue.next_seq += 1;
+        Some(seq)
     }
 
     /// Queues a frame encoded once for many connections (a topic's

@@ -352,20 +352,22 @@ impl Inner {
         let mut waits = Vec::new();
         if let Some(subscribers) = self.read().get(topic) {
             for subscriber in subscribers.values() {
-                match subscriber.queue.push_prepared_quiet(prepared.clone()) {
-                    Ok((owed, was_empty)) => {
+                // An idle connection is written to from here, as
+                // uWebSockets does: no queue, no task woken. One being
+                // driven, or behind, gets it through its queue.
+                if subscriber
+                    .driver
+                    .upgrade()
+                    .is_some_and(|d| d.send_now(&prepared))
+                {
+                    subscriber.missed.store(0, Ordering::Relaxed);
+                    report.delivered += 1;
+                    continue;
+                }
+                match subscriber.queue.push_prepared(prepared.clone(), None) {
+                    Ok(_) => {
                         subscriber.missed.store(0, Ordering::Relaxed);
                         report.delivered += 1;
-                        // An idle connection is written to from here, as
-                        // uWebSockets does: no task woken, no poll. One
-                        // being driven (or behind) is woken to write it.
-                        if let Some(owed) = owed {
-                            let written = was_empty
-                                && subscriber.driver.upgrade().is_some_and(|d| d.write_now());
-                            if !written {
-                                owed.wake();
-                            }
-                        }
                     }
                     // Closing: its queue takes it out of the table.
                     Err(Refused::Closed) => {}

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::{Conn, BATCH, KEEP_OUT};
 use crate::websocket::messages::message::Message;
 use crate::websocket::messages::sender::Outgoing;
+use crate::websocket::proto::Prepared;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Writes what is pending and queued; `Ready(Ok)` once all of it is
@@ -70,17 +71,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Writes the one message a topic just queued, from the publishing
-    /// task (as uWebSockets writes from its publish loop): only when nothing
-    /// else is pending, so that no task waits for this write. `true` when
-    /// the connection needs no wake-up: all written and flushed. A write
-    /// that would block, or fails, leaves the rest to the connection's
-    /// tasks, which the caller wakes (they also run the timers).
-    pub(crate) fn write_now(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.done || !self.out.is_empty() || !self.big.is_empty() || self.needs_flush {
-            return false;
+    /// Sends a topic's message from the publishing task, past the queue
+    /// (as uWebSockets writes from its publish loop): only when nothing is
+    /// queued, owed or being written, so that no task waits for this write
+    /// and the message keeps its place. `None`: not taken (the caller
+    /// queues it); `Some(true)`: written and flushed; `Some(false)`: taken,
+    /// the rest left to the connection's tasks (the socket is full, or the
+    /// write failed: they find out), which the caller wakes.
+    pub(crate) fn send_now(&mut self, prepared: &Prepared, cx: &mut Context<'_>) -> Option<bool> {
+        if self.done
+            || !self.out.is_empty()
+            || !self.big.is_empty()
+            || self.needs_flush
+            || self.close_sent()
+            || self.close_now.is_some()
+            || self.proto.owes_control()
+        {
+            return None;
         }
-        matches!(self.poll_write(cx, u64::MAX), Poll::Ready(Ok(())))
+        let seq = self.shared.next_seq_if_empty()?;
+        let payload = self
+            .proto
+            .send_prepared(prepared, &mut self.out, true)
+            .ok()?;
+        self.encoded = seq;
+        self.timers.data();
+        if !payload.is_empty() {
+            self.big = payload;
+        }
+        Some(matches!(self.poll_write(cx, u64::MAX), Poll::Ready(Ok(()))))
     }
 
     /// Moves frames into `out`/`big`; `false` when there is nothing to send.
