@@ -45,7 +45,7 @@ pub use handler::UpgradeHandler;
 pub use handler_failure::{HandlerPanicked, UpgradeFailure};
 pub use layer::UpgradeLayer;
 pub use lifecycle::{Connections, ShutdownSignal};
-pub use protocol::{Accepted, Offer, Protocol};
+pub use protocol::{Accepted, BeforeSwitch, Offer, Protocol};
 pub use registry::Preference;
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
