@@ -10,6 +10,9 @@ mod config;
 mod config_error;
 mod detect;
 pub mod endpoint;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub mod forward;
 #[cfg(feature = "h2c")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
 pub mod h2c;
