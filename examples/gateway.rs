@@ -14,9 +14,10 @@
 //! `UPSTREAM_CONNECT_TIMEOUT_MS` (5000), `UPSTREAM_ANSWER_TIMEOUT_MS`
 //! (10000), `RELAY_IDLE_TIMEOUT_MS` (300000), `KEEP_HOST=1`, trusted proxies
 //! and per-client limits as in the other examples (`../support/`),
-//! `DRAIN_SECS` (10). At SIGTERM the gateway stops accepting and lets the
-//! relays run up to `DRAIN_SECS`; then it cuts those still open, both
-//! sides (the relay is byte-transparent: no Close frame of its own).
+//! `DRAIN_SECS` (10). At SIGTERM the gateway stops accepting and closes each
+//! relay for its client: a Close 1001 to the upstream at a frame boundary,
+//! whose answer (its last echoes, then its Close 1001) reaches the client;
+//! relays still open after `DRAIN_SECS` are cut.
 
 #[path = "support/mod.rs"]
 mod support;

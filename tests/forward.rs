@@ -287,3 +287,32 @@ async fn upstreams_in_turn() {
     assert!(heads_a.recv().await.is_some());
     assert!(heads_b.recv().await.is_some());
 }
+
+/// At shutdown the gateway closes for the client at a frame boundary: the
+/// upstream's answer, Close 1001, reaches the client unchanged.
+#[tokio::test]
+async fn at_shutdown_the_client_gets_the_upstreams_close_1001() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    let (addr, _heads) = upstream().await;
+    let layer =
+        UpgradeLayer::new().forward_websocket(Forward::new(Upstream::fixed(addr.to_string())));
+    let connections = layer.connections();
+    let app = layer.layer(service_fn(|_: Request<testing::TestBody>| async {
+        Ok::<_, Infallible>(Response::new(String::new()))
+    }));
+    let response = testing::send(app, ws_request("/")).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let mut ws =
+        WebSocketStream::from_raw_socket(response.into_io().unwrap(), Role::Client, None).await;
+    ws.send(Message::text("before")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
+    connections.shutdown();
+    let close = loop {
+        match ws.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("no Close: {other:?}"),
+        }
+    };
+    assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
+}

@@ -28,12 +28,16 @@
 //! `Upgrade: websocket`: the gateway makes the `Sec-WebSocket-Key` and
 //! checks the upstream's `Sec-WebSocket-Accept`; the frames pass unchanged.
 //!
-//! The relay is byte-transparent: it does not parse frames. At shutdown
-//! ([`Connections::shutdown`](crate::Connections::shutdown)) it goes on
-//! relaying, so the upstream and the client can end the conversation
-//! themselves; connections still open at the drain deadline are cut, both
-//! sides at once (the client sees the TCP connection end without a Close
-//! frame: code 1006 in browsers).
+//! The relay is byte-transparent, but it follows where the client's frames
+//! begin and end (RFC 6455 §5.2, headers only). At shutdown
+//! ([`Connections::shutdown`](crate::Connections::shutdown)) it forwards
+//! what the client had sent, to the end of a frame, then sends the
+//! upstream a Close 1001 ("going away") in the client's name and drops
+//! what the client sends after it (RFC 6455 §5.5.1). The upstream answers
+//! as it would to a client that leaves: its last messages and its Close
+//! (1001 back, from a server that echoes the code) reach the client
+//! unchanged, and both sides end. Connections still open at the drain
+//! deadline are cut, both sides at once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -56,6 +60,7 @@
 //! ```
 
 mod answer;
+mod frames;
 mod relay;
 mod request;
 mod upstream;
