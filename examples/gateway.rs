@@ -12,7 +12,7 @@
 //!
 //! Knobs: `ADDR` (127.0.0.1:3000), `UPSTREAM` (127.0.0.1:3001),
 //! `UPSTREAM_CONNECT_TIMEOUT_MS` (5000), `UPSTREAM_ANSWER_TIMEOUT_MS`
-//! (10000), `RELAY_IDLE_TIMEOUT_MS` (300000), `KEEP_HOST=1`, trusted proxies
+//! (5000), `RELAY_IDLE_TIMEOUT_MS` (300000), `KEEP_HOST=1`, trusted proxies
 //! and per-client limits as in the other examples (`../support/`),
 //! `DRAIN_SECS` (10). At SIGTERM the gateway stops accepting and closes each
 //! relay for its client: a Close 1001 to the upstream at a frame boundary,
@@ -129,7 +129,7 @@ async fn main() -> std::io::Result<()> {
     let forward =
         Forward::new(Upstream::round_robin(upstreams.clone()).expect("UPSTREAM is empty"))
             .connect_timeout(millis("UPSTREAM_CONNECT_TIMEOUT_MS", 5_000))
-            .answer_timeout(millis("UPSTREAM_ANSWER_TIMEOUT_MS", 10_000))
+            .answer_timeout(millis("UPSTREAM_ANSWER_TIMEOUT_MS", 5_000))
             .idle_timeout(millis("RELAY_IDLE_TIMEOUT_MS", 300_000))
             .keep_host(std::env::var("KEEP_HOST").is_ok_and(|v| v == "1"));
     let upgrades = support::client_limits::from_env(UpgradeLayer::new().forward_websocket(forward));

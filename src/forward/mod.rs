@@ -103,14 +103,16 @@ impl Forward {
     /// The time to connect to the upstream, by default.
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// The time for the upstream to answer the handshake, by default.
-    pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
     /// The time a relayed connection may stay silent both ways, by default.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
-    /// Forwards to `upstream` with the defaults: 5 s to connect, 10 s for
+    /// Forwards to `upstream` with the defaults: 5 s to connect, 5 s for
     /// the answer (the layer's
-    /// [`handshake_timeout`](crate::UpgradeLayer::handshake_timeout) bounds
-    /// both together as well), 5 minutes of silence before a relay ends,
+    /// [`handshake_timeout`](crate::UpgradeLayer::handshake_timeout), 10 s
+    /// by default, bounds both together as well: past it the client gets
+    /// [`BeforeSwitchTimeout`](crate::rejection::BeforeSwitchTimeout), a
+    /// `504` too), 5 minutes of silence before a relay ends,
     /// the upstream's authority as `Host`, refusal bodies up to 64 KiB,
     /// 8 KiB buffers each way.
     pub fn new(upstream: Upstream) -> Self {

@@ -3,8 +3,8 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use http::header::{
-    CONNECTION, CONTENT_LENGTH, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, TE, TRAILER,
-    TRANSFER_ENCODING, UPGRADE,
+    CONNECTION, CONTENT_LENGTH, COOKIE, HOST, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, TE,
+    TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, Version};
@@ -76,6 +76,9 @@ pub(super) fn outgoing(client: &Parts, authority: &str, keep_host: bool, http2: 
     let mut headers = client.headers.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(CONTENT_LENGTH);
+    if http2 {
+        join_cookies(&mut headers);
+    }
     let client_host = match http2 {
         true => client.uri.authority().map(|a| a.as_str().to_owned()),
         false => client
@@ -123,6 +126,22 @@ pub(super) fn outgoing(client: &Parts, authority: &str, keep_host: bool, http2: 
     Outgoing {
         request,
         expected_accept: crate::websocket::accept_key(&key),
+    }
+}
+
+/// RFC 9113 §8.2.3: HTTP/2 may split `Cookie` into one field per pair;
+/// towards HTTP/1.1 they are joined with "; " into one.
+fn join_cookies(headers: &mut HeaderMap) {
+    if headers.get_all(COOKIE).iter().nth(1).is_none() {
+        return;
+    }
+    let joined: Vec<&[u8]> = headers
+        .get_all(COOKIE)
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    if let Ok(value) = HeaderValue::from_bytes(&joined.join(&b"; "[..])) {
+        headers.insert(COOKIE, value);
     }
 }
 
@@ -257,5 +276,23 @@ mod tests {
         assert_eq!(a.request.uri(), "/chat");
         assert_eq!(a.request.headers()["host"], "public.example");
         assert_eq!(a.request.headers()["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn http2_cookies_are_joined_for_http11() {
+        let mut client = Request::builder()
+            .method(Method::CONNECT)
+            .version(Version::HTTP_2)
+            .uri("http://public.example/chat")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        resolve(&mut client, &TrustedProxies::default());
+        let out = outgoing(&client, "up:80", false, true);
+        assert_eq!(out.request.headers().get_all("cookie").iter().count(), 1);
+        assert_eq!(out.request.headers()["cookie"], "a=1; b=2");
     }
 }
