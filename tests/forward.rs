@@ -316,3 +316,50 @@ async fn at_shutdown_the_client_gets_the_upstreams_close_1001() {
     };
     assert_eq!(close.map(|f| f.code), Some(CloseCode::Away));
 }
+
+/// A protocol of the user's own: `Upgrade: token` upstream, the bytes
+/// relayed unchanged.
+#[tokio::test]
+async fn a_custom_token_is_forwarded() {
+    let layer = UpgradeLayer::new().protocol(
+        "linecount/2",
+        service_fn(|mut conn: Upgraded| async move {
+            let method = conn.parts().method.clone();
+            conn.write_all(method.as_str().as_bytes()).await?;
+            let mut buf = [0u8; 64];
+            let n = conn.read(&mut buf).await?;
+            conn.write_all(&buf[..n]).await?;
+            conn.shutdown().await
+        }),
+    );
+    let app = layer.layer(support::empty_inner::<tower_upgrade::serve::RequestBody>());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(tower_upgrade::serve(listener, app).into_future());
+
+    let gateway = UpgradeLayer::new()
+        .forward_protocol(
+            "linecount/2",
+            Forward::new(Upstream::fixed(addr.to_string())),
+        )
+        .layer(service_fn(|_: Request<testing::TestBody>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let request = Request::post("/")
+        .header("host", "x")
+        .header("connection", "upgrade")
+        .header("upgrade", "linecount/2")
+        .body(String::new())
+        .unwrap();
+    let response = testing::send(gateway, request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    assert_eq!(response.headers()["upgrade"], "linecount/2");
+    let mut io = response.into_io().unwrap();
+    let mut method = [0u8; 4];
+    io.read_exact(&mut method).await.unwrap();
+    assert_eq!(&method, b"POST");
+    io.write_all(b"hello\n").await.unwrap();
+    let mut rest = String::new();
+    io.read_to_string(&mut rest).await.unwrap();
+    assert_eq!(rest, "hello\n");
+}

@@ -88,6 +88,7 @@ impl Failure {
 /// terms of the client's switch or its refusal.
 pub(super) async fn exchange(
     forward: &Forward,
+    token: Option<&str>,
     client: &Parts,
     accepted: Accepted,
 ) -> Result<Accepted, Rejection> {
@@ -106,7 +107,7 @@ pub(super) async fn exchange(
         let _ = tcp.set_nodelay(true);
         tokio::time::timeout(
             forward.answer_timeout,
-            converse(forward, client, accepted, tcp, &upstream),
+            converse(forward, token, client, accepted, tcp, &upstream),
         )
         .await
         .unwrap_or(Err(Failure::Timeout))
@@ -119,13 +120,14 @@ pub(super) async fn exchange(
 /// relayed.
 async fn converse(
     forward: &Forward,
+    token: Option<&str>,
     client: &Parts,
     mut accepted: Accepted,
     tcp: TcpStream,
     upstream: &str,
 ) -> Result<Result<Accepted, Rejection>, Failure> {
     let http2 = client.method == Method::CONNECT;
-    let out = outgoing(client, upstream, forward.keep_host, http2);
+    let out = outgoing(client, upstream, forward.keep_host, http2, token);
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
         .await
         .map_err(|_| Failure::Malformed("handshake"))?;
@@ -151,13 +153,15 @@ async fn converse(
         }
         return refusal(forward, response, conn, conn_done).await.map(Err);
     }
-    // RFC 6455 §4.1, the client's checks of the server's answer (items 2
-    // to 4): the upgrade pair, and the accept of the key the upstream was
-    // sent (the gateway's own over HTTP/2).
+    // RFC 9110 §15.2.2: a 101 names the protocol switched to; RFC 6455
+    // §4.1, the client's checks of the server's answer (items 2 to 4):
+    // the upgrade pair, and the accept of the key the upstream was sent
+    // (the gateway's own over HTTP/2).
     let headers = response.headers();
+    let wanted = token.unwrap_or("websocket").as_bytes();
     let upgrade = headers
         .get(UPGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(wanted));
     let connection = headers
         .get_all(CONNECTION)
         .iter()
@@ -165,29 +169,44 @@ async fn converse(
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
     if !upgrade || !connection {
-        return Err(Failure::Malformed("no Upgrade: websocket"));
+        return Err(Failure::Malformed(
+            "no Upgrade naming the protocol asked for",
+        ));
     }
-    if headers.get(SEC_WEBSOCKET_ACCEPT).map(|v| v.as_bytes())
-        != Some(out.expected_accept.as_bytes())
-    {
-        return Err(Failure::Malformed("wrong Sec-WebSocket-Accept"));
-    }
-    // What the upstream agreed is what the client gets: the gateway
-    // negotiates no subprotocol or extension of its own.
-    if !http2 {
-        accepted
-            .headers
-            .insert(SEC_WEBSOCKET_ACCEPT, headers[SEC_WEBSOCKET_ACCEPT].clone());
-    }
-    for name in [SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_EXTENSIONS] {
-        for value in headers.get_all(&name) {
-            accepted.headers.append(name.clone(), value.clone());
+    match &out.expected_accept {
+        Some(expected) => {
+            if headers.get(SEC_WEBSOCKET_ACCEPT).map(|v| v.as_bytes()) != Some(expected.as_bytes())
+            {
+                return Err(Failure::Malformed("wrong Sec-WebSocket-Accept"));
+            }
+            // What the upstream agreed is what the client gets: the
+            // gateway negotiates no subprotocol or extension of its own.
+            if !http2 {
+                accepted
+                    .headers
+                    .insert(SEC_WEBSOCKET_ACCEPT, headers[SEC_WEBSOCKET_ACCEPT].clone());
+            }
+            for name in [SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_EXTENSIONS] {
+                for value in headers.get_all(&name) {
+                    accepted.headers.append(name.clone(), value.clone());
+                }
+            }
+            accepted.subprotocol = headers
+                .get(SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        }
+        None => {
+            // A protocol of the user's own: every end-to-end field of the
+            // upstream's 101 (RFC 9110 §7.6.1).
+            let mut relayed = headers.clone();
+            strip_hop_by_hop(&mut relayed);
+            relayed.remove(CONTENT_LENGTH);
+            for (name, value) in &relayed {
+                accepted.headers.append(name.clone(), value.clone());
+            }
         }
     }
-    accepted.subprotocol = headers
-        .get(SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
     let mut upgrade = hyper::upgrade::on(&mut response);
     let io = loop {
         tokio::select! {

@@ -24,6 +24,10 @@
 //!   (`upstream_malformed`). Each reason is counted in
 //!   `tower_upgrade_rejected_total` with the `metrics` feature.
 //!
+//! [`UpgradeLayer::forward_protocol`](crate::UpgradeLayer::forward_protocol)
+//! does the same for a protocol of your own (`Upgrade: linecount/2`):
+//! the upstream's `101` with its end-to-end fields, then the bytes.
+//!
 //! An extended CONNECT from an HTTP/2 client is forwarded as an HTTP/1.1
 //! `Upgrade: websocket`: the gateway makes the `Sec-WebSocket-Key` and
 //! checks the upstream's `Sec-WebSocket-Accept`; the frames pass unchanged.
@@ -170,8 +174,12 @@ impl Forward {
     }
 }
 
-/// The protocol the layer runs: the handshake is the upstream's.
-struct Forwarding(Arc<Forward>);
+/// The protocol the layer runs: the handshake is the upstream's. `token`
+/// is `None` for WebSocket.
+struct Forwarding {
+    forward: Arc<Forward>,
+    token: Option<Box<str>>,
+}
 
 impl Protocol for Forwarding {
     fn accept(&self, _: &Parts, _: &Offer<'_>) -> Result<Accepted, Rejection> {
@@ -181,7 +189,12 @@ impl Protocol for Forwarding {
     }
 
     fn before_switch<'a>(&'a self, request: &'a Parts, accepted: Accepted) -> BeforeSwitch<'a> {
-        BeforeSwitch::pending(answer::exchange(&self.0, request, accepted))
+        BeforeSwitch::pending(answer::exchange(
+            &self.forward,
+            self.token.as_deref(),
+            request,
+            accepted,
+        ))
     }
 
     fn rejection_labels(&self) -> &'static [&'static str] {
@@ -208,10 +221,49 @@ impl<R> UpgradeLayer<R> {
     pub fn forward_websocket(self, forward: Forward) -> Self {
         let idle = forward.idle_timeout;
         let buffer = forward.buffer_size;
+        let forwarding = Forwarding {
+            forward: Arc::new(forward),
+            token: None,
+        };
         self.register(
             "websocket",
-            Forwarding(Arc::new(forward)),
-            tower::service_fn(move |conn| relay::relay(conn, idle, buffer)),
+            forwarding,
+            tower::service_fn(move |conn| relay::relay(conn, idle, buffer, true)),
+        )
+    }
+
+    /// Forwards upgrades to `token` (a protocol of your own, `name[/version]`)
+    /// as `forward` says: the request goes upstream with `Upgrade: token`
+    /// and the client's method (`GET` for an HTTP/2 extended CONNECT), the
+    /// end-to-end fields of the upstream's `101` reach the client, and the
+    /// bytes are relayed unchanged, at shutdown too (there are no frames to
+    /// close between: a relay still open at the drain deadline is cut).
+    /// The request body is not forwarded.
+    ///
+    /// # Panics
+    ///
+    /// When `token` is invalid or already registered on this layer.
+    ///
+    /// ```
+    /// use tower_upgrade::forward::{Forward, Upstream};
+    /// use tower_upgrade::UpgradeLayer;
+    ///
+    /// let layer = UpgradeLayer::new()
+    ///     .forward_protocol("linecount/2", Forward::new(Upstream::fixed("127.0.0.1:9002")));
+    /// # let _ = layer;
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+    pub fn forward_protocol(self, token: &str, forward: Forward) -> Self {
+        let idle = forward.idle_timeout;
+        let buffer = forward.buffer_size;
+        let forwarding = Forwarding {
+            forward: Arc::new(forward),
+            token: Some(token.into()),
+        };
+        self.register(
+            token,
+            forwarding,
+            tower::service_fn(move |conn| relay::relay(conn, idle, buffer, false)),
         )
     }
 }

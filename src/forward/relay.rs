@@ -25,6 +25,7 @@ pub(super) async fn relay(
     mut conn: Upgraded,
     idle: Option<Duration>,
     buffer: usize,
+    websocket: bool,
 ) -> Result<(), io::Error> {
     let upstream = conn
         .extensions()
@@ -32,7 +33,9 @@ pub(super) async fn relay(
         .and_then(UpstreamIo::take)
         .ok_or_else(|| io::Error::other("no upstream connection to relay to"))?;
     drop(conn.take_parts());
-    let shutdown = conn.shutdown_signal();
+    // Only WebSocket has frames to close between; other protocols relay
+    // until the drain deadline cuts them.
+    let shutdown = websocket.then(|| conn.shutdown_signal());
     // The client's side sees every byte of both ways, so its idle timer
     // is the relay's.
     conn.set_idle_timeout(idle);
@@ -44,7 +47,15 @@ pub(super) async fn relay(
         client_write.shutdown().await
     };
     let up = async {
-        up_until_shutdown(&mut client_read, &mut upstream_write, &shutdown, buffer).await?;
+        match &shutdown {
+            Some(shutdown) => {
+                up_until_shutdown(&mut client_read, &mut upstream_write, shutdown, buffer).await?
+            }
+            None => {
+                let mut reader = tokio::io::BufReader::with_capacity(buffer, &mut client_read);
+                tokio::io::copy_buf(&mut reader, &mut upstream_write).await?;
+            }
+        }
         upstream_write.shutdown().await
     };
     if let Err(error) = tokio::try_join!(down, up) {

@@ -21,7 +21,8 @@ const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto
 /// carry.
 pub(super) struct Outgoing {
     pub(super) request: Request<http_body_util::Empty<bytes::Bytes>>,
-    pub(super) expected_accept: String,
+    /// `None` for a protocol of the user's own, which has no key.
+    pub(super) expected_accept: Option<String>,
 }
 
 /// RFC 9110 §7.6.1: removes the connection-specific fields, those the
@@ -71,8 +72,16 @@ fn new_key() -> String {
 
 /// The client's request, for the upstream at `authority`: an HTTP/1.1
 /// `GET` with `Upgrade: websocket` (RFC 6455 §4.1), whether the client
-/// came over HTTP/1.1 or with an extended CONNECT (RFC 8441 §5).
-pub(super) fn outgoing(client: &Parts, authority: &str, keep_host: bool, http2: bool) -> Outgoing {
+/// came over HTTP/1.1 or with an extended CONNECT (RFC 8441 §5); for
+/// another `token`, `Upgrade: token` with the client's method (`GET` for
+/// an extended CONNECT).
+pub(super) fn outgoing(
+    client: &Parts,
+    authority: &str,
+    keep_host: bool,
+    http2: bool,
+    token: Option<&str>,
+) -> Outgoing {
     let mut headers = client.headers.clone();
     strip_hop_by_hop(&mut headers);
     headers.remove(CONTENT_LENGTH);
@@ -95,21 +104,32 @@ pub(super) fn outgoing(client: &Parts, authority: &str, keep_host: bool, http2: 
         headers.insert(HOST, host);
     }
     headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-    headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    let key = match headers.get(SEC_WEBSOCKET_KEY) {
-        Some(key) if !http2 => key.as_bytes().to_vec(),
-        _ => {
-            let key = new_key();
-            headers.insert(
-                SEC_WEBSOCKET_KEY,
-                HeaderValue::from_str(&key).expect("base64"),
-            );
-            key.into_bytes()
+    let expected_accept = match token {
+        Some(token) => {
+            if let Ok(token) = HeaderValue::from_str(token) {
+                headers.insert(UPGRADE, token);
+            }
+            None
+        }
+        None => {
+            headers.insert(UPGRADE, HeaderValue::from_static("websocket"));
+            let key = match headers.get(SEC_WEBSOCKET_KEY) {
+                Some(key) if !http2 => key.as_bytes().to_vec(),
+                _ => {
+                    let key = new_key();
+                    headers.insert(
+                        SEC_WEBSOCKET_KEY,
+                        HeaderValue::from_str(&key).expect("base64"),
+                    );
+                    key.into_bytes()
+                }
+            };
+            headers
+                .entry(SEC_WEBSOCKET_VERSION)
+                .or_insert(HeaderValue::from_static("13"));
+            Some(crate::websocket::accept_key(&key))
         }
     };
-    headers
-        .entry(SEC_WEBSOCKET_VERSION)
-        .or_insert(HeaderValue::from_static("13"));
     forwarding(&mut headers, client, client_host.as_deref(), http2);
 
     let target = client
@@ -119,13 +139,16 @@ pub(super) fn outgoing(client: &Parts, authority: &str, keep_host: bool, http2: 
         .parse::<Uri>()
         .unwrap_or_else(|_| Uri::from_static("/"));
     let mut request = Request::new(http_body_util::Empty::new());
-    *request.method_mut() = Method::GET;
+    *request.method_mut() = match token {
+        Some(_) if !http2 => client.method.clone(),
+        _ => Method::GET,
+    };
     *request.uri_mut() = target;
     *request.version_mut() = Version::HTTP_11;
     *request.headers_mut() = headers;
     Outgoing {
         request,
-        expected_accept: crate::websocket::accept_key(&key),
+        expected_accept,
     }
 }
 
@@ -222,7 +245,7 @@ mod tests {
     fn hop_by_hop_fields_are_removed_and_the_upgrade_pair_kept() {
         let mut client = parts(|b| b);
         resolve(&mut client, &TrustedProxies::default());
-        let out = outgoing(&client, "127.0.0.1:9001", false, false);
+        let out = outgoing(&client, "127.0.0.1:9001", false, false, None);
         let h = out.request.headers();
         for gone in ["keep-alive", "x-secret", "te"] {
             assert!(!h.contains_key(gone), "{gone}");
@@ -232,12 +255,15 @@ mod tests {
         assert_eq!(h["sec-websocket-protocol"], "chat");
         assert_eq!(h["host"], "127.0.0.1:9001");
         assert_eq!(out.request.uri(), "/chat?room=1");
-        assert_eq!(out.expected_accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            out.expected_accept.as_deref(),
+            Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
         // An untrusted client's list is replaced by its address.
         assert_eq!(h["x-forwarded-for"], "10.0.0.9");
         assert_eq!(h["x-forwarded-host"], "public.example");
         assert_eq!(h["x-forwarded-proto"], "http");
-        let kept = outgoing(&client, "127.0.0.1:9001", true, false);
+        let kept = outgoing(&client, "127.0.0.1:9001", true, false, None);
         assert_eq!(kept.request.headers()["host"], "public.example");
     }
 
@@ -246,7 +272,7 @@ mod tests {
         let mut client = parts(|b| b);
         let trusted = TrustedProxies::parse(ClientSource::XForwarded, "10.0.0.0/8").unwrap();
         resolve(&mut client, &trusted);
-        let out = outgoing(&client, "up:80", false, false);
+        let out = outgoing(&client, "up:80", false, false, None);
         assert_eq!(
             out.request.headers()["x-forwarded-for"],
             "6.6.6.6, 10.0.0.9"
@@ -266,16 +292,34 @@ mod tests {
             .into_parts()
             .0;
         resolve(&mut client, &TrustedProxies::default());
-        let a = outgoing(&client, "up:80", true, true);
-        let b = outgoing(&client, "up:80", true, true);
+        let a = outgoing(&client, "up:80", true, true, None);
+        let b = outgoing(&client, "up:80", true, true, None);
         let key = a.request.headers()["sec-websocket-key"].as_bytes();
         assert_eq!(STANDARD.decode(key).unwrap().len(), 16);
         assert_ne!(key, b.request.headers()["sec-websocket-key"].as_bytes());
-        assert_eq!(a.expected_accept, crate::websocket::accept_key(key));
+        assert_eq!(a.expected_accept, Some(crate::websocket::accept_key(key)));
         assert_eq!(a.request.method(), Method::GET);
         assert_eq!(a.request.uri(), "/chat");
         assert_eq!(a.request.headers()["host"], "public.example");
         assert_eq!(a.request.headers()["x-forwarded-proto"], "https");
+    }
+
+    #[test]
+    fn a_token_of_its_own_keeps_the_method_and_gets_no_key() {
+        let mut client = Request::post("/feed")
+            .header("host", "public.example")
+            .header("connection", "upgrade")
+            .header("upgrade", "linecount/2")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        resolve(&mut client, &TrustedProxies::default());
+        let out = outgoing(&client, "up:80", false, false, Some("linecount/2"));
+        assert_eq!(out.request.method(), Method::POST);
+        assert_eq!(out.request.headers()["upgrade"], "linecount/2");
+        assert!(!out.request.headers().contains_key("sec-websocket-key"));
+        assert_eq!(out.expected_accept, None);
     }
 
     #[test]
@@ -291,7 +335,7 @@ mod tests {
             .into_parts()
             .0;
         resolve(&mut client, &TrustedProxies::default());
-        let out = outgoing(&client, "up:80", false, true);
+        let out = outgoing(&client, "up:80", false, true, None);
         assert_eq!(out.request.headers().get_all("cookie").iter().count(), 1);
         assert_eq!(out.request.headers()["cookie"], "a=1; b=2");
     }
