@@ -18,11 +18,16 @@
 #      AUTOBAHN_PROFILE  ci (default) or full
 #      AUTOBAHN_BUILD    cargo profile for the example (default dev, the build
 #                        `cargo test --all-features` already made)
+#      GATEWAY=1         the same cases through the `gateway` example (issue
+#                        19) in front of `echo`: the messages backend, plain
+#                        and with permessage-deflate (agreed between wstest
+#                        and echo; the gateway relays bytes)
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="$root/target/autobahn"
 profile="${AUTOBAHN_PROFILE:-ci}"
+[ "${GATEWAY:-}" = 1 ] && profile=gateway
 build="${AUTOBAHN_BUILD:-dev}"
 mkdir -p "$out"
 log() { echo "# autobahn: $*"; }
@@ -51,15 +56,23 @@ case "$profile" in
     ) ;;
   full)
     runs=("messages-deflate-full|WS_BACKEND=messages WS_DEFLATE=1 $big|12.* 13.*") ;;
+  gateway)
+    runs=(
+      "gateway-messages|WS_BACKEND=messages $big|1.* 2.* 3.* 4.* 5.* 6.* 7.* 8.* 9.* 10.*"
+      "gateway-messages-deflate|WS_BACKEND=messages WS_DEFLATE=1 $big|1.* 2.* 3.* 4.* 5.* 6.* 7.* 8.* 9.* 10.* 12.1.* 13.1.*"
+    ) ;;
   *) echo "FAIL autobahn: unknown AUTOBAHN_PROFILE=$profile (ci or full)"; exit 1 ;;
 esac
 
 log "cargo build --profile $build --example echo --all-features"
-cargo build -q --profile "$build" --example echo --all-features || { echo "FAIL autobahn: build"; exit 1; }
+cargo build -q --profile "$build" --example echo --example gateway --all-features || { echo "FAIL autobahn: build"; exit 1; }
 bin="target/$([ "$build" = dev ] && echo debug || echo "$build")/examples/echo"
 
-server_pid=""
+server_pid="" gateway_pid=""
 stop_server() {
+  if [ -n "$gateway_pid" ]; then
+    kill "$gateway_pid" 2>/dev/null; wait "$gateway_pid" 2>/dev/null; gateway_pid=""
+  fi
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; server_pid=""
   fi
@@ -82,6 +95,22 @@ for run in "${runs[@]}"; do
   if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "FAIL autobahn:$label: echo did not start; $dir/server.log:"; tail -n 5 "$dir/server.log"
     failed=$((failed + 1)); server_pid=""; continue
+  fi
+  if [ "$profile" = gateway ]; then
+    # echo trusts the gateway's X-Forwarded-* (its Origin check uses the
+    # public host); wstest talks to the gateway.
+    upstream="$port"
+    kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null
+    # shellcheck disable=SC2086
+    env ADDR="127.0.0.1:$upstream" RUST_LOG="${RUST_LOG:-warn}" TRUSTED_PROXIES=127.0.0.1 CLIENT_SOURCE=x-forwarded $envs "$bin" >"$dir/server.log" 2>&1 &
+    server_pid=$!
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    env ADDR="127.0.0.1:$port" UPSTREAM="127.0.0.1:$upstream" RUST_LOG="${RUST_LOG:-warn}" "$(dirname "$bin")/gateway" >"$dir/gateway.log" 2>&1 &
+    gateway_pid=$!
+    for _ in $(seq 300); do
+      (exec 3<>"/dev/tcp/127.0.0.1/$upstream") 2>/dev/null && (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+      sleep 0.1
+    done
   fi
   python3 - "$dir" "$port" "$label" $cases <<'EOF'
 import json, sys

@@ -10,6 +10,9 @@ mod config;
 mod config_error;
 mod detect;
 pub mod endpoint;
+#[cfg(feature = "gateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gateway")))]
+pub mod forward;
 #[cfg(feature = "h2c")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2c")))]
 pub mod h2c;
@@ -45,7 +48,7 @@ pub use handler::UpgradeHandler;
 pub use handler_failure::{HandlerPanicked, UpgradeFailure};
 pub use layer::UpgradeLayer;
 pub use lifecycle::{Connections, ShutdownSignal};
-pub use protocol::{Accepted, Offer, Protocol};
+pub use protocol::{Accepted, BeforeSwitch, Offer, Protocol};
 pub use registry::Preference;
 #[cfg(feature = "serve")]
 #[cfg_attr(docsrs, doc(cfg(feature = "serve")))]

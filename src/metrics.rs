@@ -128,6 +128,39 @@ pub(crate) fn proxy_protocol_rejected() {
     metrics::counter!("tower_upgrade_proxy_protocol_rejected_total").increment(1);
 }
 
+/// `tower_upgrade_forward_total{outcome}`: what became of each upgrade the
+/// gateway forwarded (feature `gateway`).
+#[cfg(feature = "gateway")]
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn forward(outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tower_upgrade_forward_total", "outcome" => outcome).increment(1);
+}
+
+/// `tower_upgrade_forward_bytes_total{direction}`: the bytes a gateway
+/// relay moved each way, counted when it ends.
+#[cfg(feature = "gateway")]
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn forward_bytes(to_upstream: u64, to_client: u64) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!("tower_upgrade_forward_bytes_total", "direction" => "to_upstream")
+            .increment(to_upstream);
+        metrics::counter!("tower_upgrade_forward_bytes_total", "direction" => "to_client")
+            .increment(to_client);
+    }
+}
+
+/// The `outcome` values of `tower_upgrade_forward_total`.
+#[cfg(all(feature = "metrics", feature = "gateway"))]
+const FORWARD_OUTCOMES: [&str; 5] = [
+    "forwarded",
+    "refused",
+    "unreachable",
+    "timeout",
+    "malformed",
+];
+
 /// One handshake in progress (detection to hand-off), counted in the gauge
 /// `tower_upgrade_handshakes_in_progress` until dropped.
 pub(crate) struct HandshakeInProgress(());
@@ -307,6 +340,21 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
             "tower_upgrade_drain_total",
             &[("outcome", outcome)],
         ));
+    }
+    #[cfg(feature = "gateway")]
+    {
+        for outcome in FORWARD_OUTCOMES {
+            f(Series::Counter(
+                "tower_upgrade_forward_total",
+                &[("outcome", outcome)],
+            ));
+        }
+        for direction in ["to_upstream", "to_client"] {
+            f(Series::Counter(
+                "tower_upgrade_forward_bytes_total",
+                &[("direction", direction)],
+            ));
+        }
     }
     // Topics (`websocket::Topics`): a fixed set, whether or not a table
     // exists yet.

@@ -3,6 +3,9 @@
 //! ([`Accepted`]). WebSocket and h2c are implementations of it, exactly as a
 //! third-party protocol would be.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use http::request::Parts;
 use http::{Extensions, HeaderMap, HeaderName, HeaderValue};
 
@@ -121,6 +124,115 @@ pub trait Protocol: Send + Sync + 'static {
     /// ```
     fn rejection_labels(&self) -> &'static [&'static str] {
         &[]
+    }
+
+    /// The asynchronous step before the answer, for a protocol that must
+    /// do IO before it can say yes (a gateway connects to its upstream and
+    /// reads its answer; a token is checked against a store): it gets the
+    /// request head and what [`accept`](Self::accept) agreed, and returns
+    /// the final [`Accepted`] (whose headers go into the `101`/`200`, and
+    /// whose extensions, such as an upstream connection, reach the
+    /// handler) or a [`Rejection`] (a
+    /// [`ProtocolRejection`](crate::rejection::ProtocolRejection) can
+    /// carry a status, headers and a body of its own).
+    ///
+    /// Runs after [`accept`](Self::accept), after the body is read and
+    /// after admission (the places among handshakes in progress and among
+    /// live connections are held while it runs), before the switch
+    /// response is written, and within the layer's
+    /// [`handshake_timeout`](crate::UpgradeLayer::handshake_timeout): past
+    /// it, the client gets
+    /// [`BeforeSwitchTimeout`](crate::rejection::BeforeSwitchTimeout).
+    ///
+    /// By default the step is [`BeforeSwitch::ready`] with what `accept`
+    /// returned: nothing is boxed, nothing is awaited.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use std::sync::Arc;
+    /// use http::request::Parts;
+    /// use http::StatusCode;
+    /// use tokio::sync::RwLock;
+    /// use tower_upgrade::rejection::{ProtocolRejection, Rejection};
+    /// use tower_upgrade::{Accepted, BeforeSwitch, Offer, Protocol};
+    ///
+    /// /// Who the token belongs to, for the handler.
+    /// #[derive(Clone, Debug)]
+    /// struct User(String);
+    ///
+    /// /// Tokens are checked against a store that may be remote.
+    /// struct Feed {
+    ///     tokens: Arc<RwLock<HashSet<String>>>,
+    /// }
+    ///
+    /// impl Protocol for Feed {
+    ///     fn accept(&self, request: &Parts, _: &Offer<'_>) -> Result<Accepted, Rejection> {
+    ///         // The cheap checks stay synchronous.
+    ///         if !request.headers.contains_key("feed-token") {
+    ///             return Err(ProtocolRejection::new(StatusCode::UNAUTHORIZED, "no Feed-Token").into());
+    ///         }
+    ///         Ok(Accepted::new())
+    ///     }
+    ///
+    ///     fn before_switch<'a>(&'a self, request: &'a Parts, accepted: Accepted) -> BeforeSwitch<'a> {
+    ///         BeforeSwitch::pending(async move {
+    ///             let token = request.headers["feed-token"].to_str().unwrap_or_default();
+    ///             if !self.tokens.read().await.contains(token) {
+    ///                 return Err(ProtocolRejection::new(StatusCode::FORBIDDEN, "unknown token")
+    ///                     .label("feed_unknown_token")
+    ///                     .into());
+    ///             }
+    ///             Ok(accepted.with_extension(User(token.to_owned())))
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    fn before_switch<'a>(&'a self, request: &'a Parts, accepted: Accepted) -> BeforeSwitch<'a> {
+        let _ = request;
+        BeforeSwitch::ready(Ok(accepted))
+    }
+}
+
+/// What [`Protocol::before_switch`] returns: the outcome at once, or a
+/// future the layer awaits (within its handshake timeout) before it
+/// answers.
+///
+/// ```
+/// use tower_upgrade::{Accepted, BeforeSwitch};
+///
+/// let now = BeforeSwitch::ready(Ok(Accepted::new()));
+/// let later = BeforeSwitch::pending(async { Ok(Accepted::new()) });
+/// # let _ = (now, later);
+/// ```
+#[must_use]
+pub struct BeforeSwitch<'a>(pub(crate) Step<'a>);
+
+pub(crate) type StepFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Accepted, Rejection>> + Send + 'a>>;
+
+pub(crate) enum Step<'a> {
+    Ready(Result<Accepted, Rejection>),
+    Pending(StepFuture<'a>),
+}
+
+impl<'a> BeforeSwitch<'a> {
+    /// The outcome, known now: nothing is boxed or awaited.
+    pub fn ready(outcome: Result<Accepted, Rejection>) -> Self {
+        Self(Step::Ready(outcome))
+    }
+
+    /// The outcome of `future`, which the layer awaits before it answers.
+    pub fn pending(future: impl Future<Output = Result<Accepted, Rejection>> + Send + 'a) -> Self {
+        Self(Step::Pending(Box::pin(future)))
+    }
+}
+
+impl std::fmt::Debug for BeforeSwitch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Step::Ready(outcome) => f.debug_tuple("Ready").field(outcome).finish(),
+            Step::Pending(_) => f.write_str("Pending"),
+        }
     }
 }
 

@@ -136,6 +136,22 @@ impl TooManyConnections {
 #[non_exhaustive]
 pub struct RequestTimeout;
 
+/// The protocol's asynchronous step
+/// ([`Protocol::before_switch`](crate::Protocol::before_switch)) did not
+/// finish within the layer's
+/// [`handshake_timeout`](crate::UpgradeLayer::handshake_timeout): what it
+/// waited on (an upstream, a store) answered too late. RFC 9110 §15.6.5:
+/// `504 Gateway Timeout`.
+///
+/// ```
+/// use tower_upgrade::rejection::{BeforeSwitchTimeout, Rejection};
+///
+/// assert_eq!(Rejection::from(BeforeSwitchTimeout::default()).status(), 504);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BeforeSwitchTimeout;
+
 /// A header field that negotiates the switch (`Connection` or `Upgrade`,
 /// all its lines together) is longer than
 /// [`UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES`](crate::UpgradeLayer::MAX_NEGOTIATION_HEADER_BYTES).

@@ -25,6 +25,7 @@
 //! | [`BodyTooLarge`] | 413 | `body_too_large` |
 //! | [`InvalidBody`] | 400 | `invalid_body` |
 //! | [`RequestTimeout`] | 408, with `Connection: close` | `request_timeout` |
+//! | [`BeforeSwitchTimeout`] | 504 | `before_switch_timeout` |
 //! | [`HeaderTooLarge`] | 431, naming the field | `header_too_large` |
 //! | [`TooManyConnections`] | 503, with `Retry-After` | `too_many_connections` |
 //! | [`TooManyConnectionsPerClient`] | 429, with `Retry-After` | `too_many_connections_per_client` |
@@ -66,8 +67,8 @@ mod render;
 mod table;
 
 pub use causes::{
-    BodyTooLarge, ConnectionNotUpgradable, HeaderTooLarge, InvalidBody, RequestTimeout,
-    TooManyConnections, UpgradeRequired,
+    BeforeSwitchTimeout, BodyTooLarge, ConnectionNotUpgradable, HeaderTooLarge, InvalidBody,
+    RequestTimeout, TooManyConnections, UpgradeRequired,
 };
 pub use limits::{
     HandshakeRateLimited, TooManyConnectionsPerClient, TooManyHandshakes,
@@ -97,6 +98,8 @@ table::rejections! {
         "the upgrade request's body could not be read";
     RequestTimeout => REQUEST_TIMEOUT, "request_timeout",
         "the upgrade request's body did not arrive in time";
+    BeforeSwitchTimeout => GATEWAY_TIMEOUT, "before_switch_timeout",
+        "the upgrade could not be prepared in time";
     HeaderTooLarge => REQUEST_HEADER_FIELDS_TOO_LARGE, "header_too_large", (field_reason);
     TooManyConnections => SERVICE_UNAVAILABLE, "too_many_connections",
         "too many upgraded connections; try again later";

@@ -7,6 +7,7 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 
@@ -41,6 +42,7 @@ struct Inner {
     headers: HeaderMap,
     label: &'static str,
     cause: Option<Arc<dyn Any + Send + Sync>>,
+    body: Option<Bytes>,
 }
 
 impl ProtocolRejection {
@@ -54,6 +56,7 @@ impl ProtocolRejection {
             headers: HeaderMap::new(),
             label: "custom",
             cause: None,
+            body: None,
         }))
     }
 
@@ -95,6 +98,35 @@ impl ProtocolRejection {
         self
     }
 
+    /// Sends `body` instead of the reason: what a gateway relays of an
+    /// upstream's refusal, with its `Content-Type` among the
+    /// [`header`](Self::header)s. [`PlainTextRejection`](super::PlainTextRejection)
+    /// writes it as is, and adds no `Content-Type` of its own; a renderer
+    /// of your own finds it in [`Rejection::body`](super::Rejection::body).
+    /// The caller bounds its size.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::header::CONTENT_TYPE;
+    /// use http::{HeaderValue, StatusCode};
+    /// use tower_upgrade::rejection::{ProtocolRejection, Rejection};
+    ///
+    /// let rejection: Rejection = ProtocolRejection::new(StatusCode::FORBIDDEN, "the upstream refused")
+    ///     .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+    ///     .body(Bytes::from_static(br#"{"error":"banned"}"#))
+    ///     .into();
+    /// assert_eq!(rejection.body().unwrap().as_ref(), br#"{"error":"banned"}"#);
+    /// ```
+    pub fn body(mut self, body: Bytes) -> Self {
+        self.0.body = Some(body);
+        self
+    }
+
+    /// The body given with [`body`](Self::body), if any.
+    pub fn body_bytes(&self) -> Option<&Bytes> {
+        self.0.body.as_ref()
+    }
+
     /// The typed cause given with [`cause`](Self::cause), if it is a `T`.
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
         self.0.cause.as_deref()?.downcast_ref()
@@ -125,7 +157,11 @@ impl ProtocolRejection {
 impl PartialEq for ProtocolRejection {
     fn eq(&self, other: &Self) -> bool {
         let (a, b) = (&self.0, &other.0);
-        a.status == b.status && a.reason == b.reason && a.label == b.label && a.headers == b.headers
+        a.status == b.status
+            && a.reason == b.reason
+            && a.label == b.label
+            && a.headers == b.headers
+            && a.body == b.body
     }
 }
 

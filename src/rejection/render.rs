@@ -60,6 +60,12 @@ pub struct PlainTextRejection;
 
 impl RenderRejection for PlainTextRejection {
     fn render(&self, rejection: &Rejection) -> Response<Bytes> {
+        if let Some(body) = rejection.body() {
+            // Its own Content-Type, if any, is among the required headers.
+            let mut response = Response::new(body.clone());
+            *response.status_mut() = rejection.status();
+            return response;
+        }
         let mut response = Response::new(Bytes::copy_from_slice(rejection.reason().as_bytes()));
         *response.status_mut() = rejection.status();
         response.headers_mut().insert(
@@ -67,6 +73,24 @@ impl RenderRejection for PlainTextRejection {
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         response
+    }
+}
+
+impl Rejection {
+    /// The body a protocol's refusal carries in place of its reason
+    /// ([`ProtocolRejection::body`](super::ProtocolRejection::body)), such
+    /// as an upstream's answer relayed by a gateway.
+    ///
+    /// ```
+    /// use tower_upgrade::rejection::{BodyTooLarge, Rejection};
+    ///
+    /// assert!(Rejection::from(BodyTooLarge::default()).body().is_none());
+    /// ```
+    pub fn body(&self) -> Option<&Bytes> {
+        match self {
+            Rejection::Protocol(r) => r.body_bytes(),
+            _ => None,
+        }
     }
 }
 

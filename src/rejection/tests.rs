@@ -28,6 +28,12 @@ fn every_rejection() -> Vec<(
         (BodyTooLarge.into(), 413, "body_too_large", None),
         (InvalidBody.into(), 400, "invalid_body", None),
         (
+            BeforeSwitchTimeout.into(),
+            504,
+            "before_switch_timeout",
+            None,
+        ),
+        (
             RequestTimeout.into(),
             408,
             "request_timeout",
@@ -256,4 +262,21 @@ fn request_timeout_says_close_over_http1_only() {
         "close"
     );
     assert!(rejection.required_headers(Version::HTTP_2).is_empty());
+}
+
+/// Issue 19: a refusal relayed from an upstream is sent with its own body
+/// and `Content-Type`, not the reason as text.
+#[test]
+fn a_protocol_rejection_with_a_body_renders_it_with_its_content_type() {
+    let rejection = ProtocolRejection::new(StatusCode::FORBIDDEN, "the upstream refused")
+        .header(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )
+        .body(Bytes::from_static(b"{}"));
+    let response = respond(&PlainTextRejection, rejection.into(), Version::HTTP_11);
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.headers().get_all("content-type").iter().count(), 1);
+    assert_eq!(response.body().as_ref(), b"{}");
 }

@@ -26,6 +26,7 @@ use crate::detect::Via;
 use crate::lifecycle::ClientKey;
 use crate::metrics;
 use crate::peer::ClientInfo;
+use crate::protocol::Step;
 use crate::rejection::{self, Rejection, RenderRejection};
 
 pub(crate) async fn switch<B, R>(
@@ -80,7 +81,7 @@ where
     let registration = &config.registry.entries[index];
     let body_len = req.body().size_hint().exact();
     let (mut parts, body) = req.into_parts();
-    let (mut accepted, on_upgrade) =
+    let (accepted, on_upgrade) =
         accept::accept(config, registration, &mut parts, via, token, body_len)?;
     let handshake = admit::before_body(config, registration, client)?;
     let body = body::read(
@@ -92,6 +93,7 @@ where
     )
     .await?;
     let admission = admit::admit(config, registration, client)?;
+    let mut accepted = before_switch(registration, &parts, accepted, deadline).await?;
     let response = respond::switching(via, token, std::mem::take(&mut accepted.headers));
     hand_off::spawn(hand_off::Handoff {
         config,
@@ -107,6 +109,23 @@ where
         deadline,
     });
     Ok(response)
+}
+
+/// The protocol's asynchronous step, if it has one, within the handshake
+/// deadline; a protocol without one costs a match, no allocation.
+async fn before_switch(
+    registration: &crate::registry::Registration,
+    parts: &http::request::Parts,
+    accepted: crate::Accepted,
+    deadline: Instant,
+) -> Result<crate::Accepted, Rejection> {
+    match registration.protocol.before_switch(parts, accepted).0 {
+        Step::Ready(outcome) => outcome,
+        Step::Pending(future) => match tokio::time::timeout_at(deadline, future).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(rejection::BeforeSwitchTimeout.into()),
+        },
+    }
 }
 
 fn trace_rejection(token: &str, client: Option<std::net::IpAddr>, rejection: &Rejection) {
