@@ -11,11 +11,14 @@
 #             clients through the gateway (Python websockets, Node ws, h2).
 #   autobahn  the Autobahn TestSuite through the gateway to `echo`: strict,
 #             plain and permessage-deflate (scripts/autobahn.sh, GATEWAY=1).
-#   drain     SIGTERM to the gateway under 200 echoing clients (ws_drain.py
-#             with EXPECT_CUT=1: the relay is byte-transparent, so clients
-#             see the connection cut at the drain deadline, 1006).
+#   drain     SIGTERM to the gateway under 200 echoing clients
+#             (scripts/drain.sh GATEWAY=1): the gateway sends each upstream
+#             a Close 1001 at a client frame boundary, and the upstream's
+#             last echoes and its Close 1001 reach the clients.
+#   chat      the `chat` example behind the gateway: headless Chromium on
+#             its page through the gateway (tests/interop/chat_browser.mjs).
 #
-# Usage: tests/interop/gateway.sh [python] [echo] [autobahn] [drain]
+# Usage: tests/interop/gateway.sh [python] [echo] [autobahn] [drain] [chat]
 #        (default: python echo)
 # Env: CI=true  a missing peer is a failure, not a skip.
 # Prints `ok/FAIL/skip` lines, then `gateway: N passed, N failed`; exits 1
@@ -107,6 +110,16 @@ for mode in ${@:-python echo}; do
         run_client ws_echo.py "$gw" python3 tests/interop/ws_echo.py
         run_client ws_echo.mjs "$gw" node tests/interop/ws_echo.mjs
         run_client ws_h2.py "$gw" python3 tests/interop/ws_h2.py
+      fi
+      stop_all ;;
+    chat)
+      chat_port="$(free_port)"
+      # The gateway sends the upstream's own Host: the page's origin comes
+      # from its X-Forwarded-Host, as behind any proxy.
+      start chat-upstream env ADDR="127.0.0.1:$chat_port" TRUSTED_PROXIES=127.0.0.1 CLIENT_SOURCE=x-forwarded target/debug/examples/chat
+      wait_port "$chat_port" chat-upstream || continue
+      if gateway gateway-chat "127.0.0.1:$chat_port"; then
+        INTEROP_OUT="$out" run_client chat_browser.mjs "$gw" node tests/interop/chat_browser.mjs
       fi
       stop_all ;;
     autobahn)
