@@ -82,6 +82,9 @@ where
     let mut buf = vec![0u8; buffer];
     let mut closing = false;
     let mut reads = 0;
+    // One wait for the whole relay: a new one per read would register and
+    // unregister a waiter with the shutdown token for every message.
+    let mut shutting_down = std::pin::pin!(shutdown.wait());
     loop {
         let n = if closing {
             // What had arrived when shutdown began is forwarded first, as
@@ -102,7 +105,7 @@ where
         } else {
             tokio::select! {
                 read = client.read(&mut buf) => read?,
-                () = shutdown.wait() => {
+                () = &mut shutting_down => {
                     closing = true;
                     continue;
                 }
