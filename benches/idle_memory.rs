@@ -74,8 +74,11 @@ mod peers;
 mod ws;
 use peers::{axum_echo, fastwebsockets_upgrade, tokio_websockets_upgrade};
 use ws::ws_echo as echo;
+#[path = "support/procfs.rs"]
+mod procfs;
 #[path = "support/ratchet.rs"]
 mod ratchet;
+use procfs::{raise_fd_limit, rss_kib};
 
 /// The rows: server name, and whether the client offers permessage-deflate.
 const SERVERS: [(&str, bool); 13] = [
@@ -152,38 +155,6 @@ fn main() {
 
 /// Issue 16's bound on the default row's memory per idle connection.
 const GOAL_KIB: f64 = 6.0;
-
-/// Soft open-file limit up to `want` (and the hard one too when allowed):
-/// 10,000 connections are 10,000 sockets here and as many in the server,
-/// which inherits the limit.
-fn raise_fd_limit(want: u64) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return;
-        }
-        if limit.rlim_cur >= want {
-            return;
-        }
-        let raised = libc::rlimit {
-            rlim_cur: want,
-            rlim_max: limit.rlim_max.max(want),
-        };
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
-            // Not allowed to raise the hard limit: take what it allows.
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-            eprintln!(
-                "open-file limit {} is below the {want} this run needs",
-                limit.rlim_max
-            );
-        }
-    }
-}
 
 async fn measure(mode: &str, deflate: bool, connections: usize) -> f64 {
     let mut child = spawn_server(mode);
@@ -308,15 +279,6 @@ fn read_port(child: &mut Child) -> u16 {
         .read_line(&mut line)
         .unwrap();
     line.trim().parse().expect("the server prints its port")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 fn serve(mode: &str) {

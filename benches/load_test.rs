@@ -90,8 +90,11 @@ mod ws;
 use peers::{axum_echo, fastwebsockets_upgrade, tokio_websockets_upgrade};
 #[path = "support/external.rs"]
 mod external;
+#[path = "support/procfs.rs"]
+mod procfs;
 #[path = "support/ratchet.rs"]
 mod ratchet;
+use procfs::{cpu_ticks, loadavg, ticks_per_second};
 
 /// The rows, in the order of the first round.
 const SERVERS: [&str; 8] = [
@@ -253,27 +256,6 @@ fn load_test_path() -> String {
         "load_test not found at {path}: set LOAD_TEST"
     );
     path
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
-/// utime+stime of process `pid` (all its threads), in clock ticks.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    // Fields 14 and 15, counted after the command name, which may hold
-    // spaces: field 3 is the first after its closing parenthesis.
-    let after_name = &stat[stat.rfind(')').expect("(comm)") + 1..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn ticks_per_second() -> f64 {
-    // SAFETY: sysconf only reads a configuration value.
-    (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
 }
 
 /// Runs one server under load_test for `seconds`: the mean Msg/sec after

@@ -30,13 +30,13 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use http::header::{CONNECTION, HOST, TE, TRAILER, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderName, HeaderValue, StatusCode, Uri};
+use http::header::HOST;
+use http::{HeaderValue, StatusCode, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tower::Layer;
-use tower_upgrade::forward::{Forward, Upstream};
+use tower_upgrade::forward::{strip_hop_by_hop, Forward, Upstream};
 use tower_upgrade::peer::ClientInfo;
 use tower_upgrade::UpgradeLayer;
 
@@ -57,25 +57,6 @@ struct Plain {
     client: Client<HttpConnector, Body>,
     upstreams: Arc<[String]>,
     next: Arc<AtomicUsize>,
-}
-
-/// RFC 9110 §7.6.1: the fields of one hop, not forwarded.
-fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    for name in [CONNECTION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
 }
 
 async fn forward_plain(State(plain): State<Plain>, mut request: Request) -> Response {

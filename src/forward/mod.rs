@@ -78,6 +78,7 @@ use crate::protocol::{Accepted, BeforeSwitch, Offer, Protocol};
 use crate::rejection::Rejection;
 use crate::UpgradeLayer;
 
+pub use request::strip_hop_by_hop;
 pub use upstream::Upstream;
 
 /// How WebSocket upgrades are forwarded: to which [`Upstream`], with which

@@ -28,8 +28,23 @@ pub(super) struct Outgoing {
 /// RFC 9110 §7.6.1: removes the connection-specific fields, those the
 /// `Connection` field names and the ones the RFC lists (`Proxy-Connection`,
 /// `Keep-Alive`, `TE`, `Transfer-Encoding`, `Upgrade`), and `Trailer`,
-/// which describes this hop's framing.
-pub(super) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+/// which describes this hop's framing: what a proxy does to a request or a
+/// response before passing it on (the upgrades' own pair is put back by the
+/// forwarding itself).
+///
+/// ```
+/// use http::HeaderMap;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("connection", "keep-alive, x-hop".parse().unwrap());
+/// headers.insert("x-hop", "1".parse().unwrap());
+/// headers.insert("keep-alive", "timeout=5".parse().unwrap());
+/// headers.insert("accept", "*/*".parse().unwrap());
+/// tower_upgrade::forward::strip_hop_by_hop(&mut headers);
+/// assert_eq!(headers.len(), 1);
+/// assert!(headers.contains_key("accept"));
+/// ```
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
