@@ -336,12 +336,28 @@ async fn ping_flood_without_reading_is_stopped_by_backpressure() {
     assert!(sent * ping.len() < 4 * 4096 + 8192, "{sent} pings read");
 }
 
+/// A socket over a pipe of `pipe` bytes that gets the shutdown signal of
+/// the returned `Connections`, and its raw client.
+fn shutdown_pair(pipe: usize) -> (crate::Connections, WebSocket<DuplexStream>, Client) {
+    let connections = crate::Connections::default();
+    let (server, io) = tokio::io::duplex(pipe);
+    let ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    (connections, ws, client(io))
+}
+
+/// Reads server frames, data ones skipped, until a Close: its code.
+async fn close_after_data(client: &mut Client) -> u16 {
+    loop {
+        let (first, payload) = server_frame(client).await.unwrap();
+        if first == 0x88 {
+            return close_code(&payload);
+        }
+    }
+}
+
 #[tokio::test]
 async fn shutdown_sends_1001_after_what_arrived_and_recv_ends() {
-    let connections = crate::Connections::default();
-    let (server, io) = tokio::io::duplex(64 * 1024);
-    let mut client = client(io);
-    let ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let (connections, ws, mut client) = shutdown_pair(64 * 1024);
     let handler = echo(ws);
     client.write_all(&client_frame(0x81, b"one")).await.unwrap();
     assert_eq!(
@@ -370,10 +386,7 @@ async fn shutdown_sends_1001_after_what_arrived_and_recv_ends() {
 /// messages lost this way).
 #[tokio::test]
 async fn shutdown_during_a_send_still_echoes_what_arrived() {
-    let connections = crate::Connections::default();
-    let (server, io) = tokio::io::duplex(256);
-    let mut client = client(io);
-    let ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let (connections, ws, mut client) = shutdown_pair(256);
     let handler = echo(ws);
     let big = vec![b'x'; 900];
     let mut frames = client_frame(0x82, &big);
@@ -412,10 +425,7 @@ async fn shutdown_during_a_send_still_echoes_what_arrived() {
 /// says goodbye itself on its next send, not at the drain deadline.
 #[tokio::test]
 async fn shutdown_reaches_a_handler_that_stopped_receiving() {
-    let connections = crate::Connections::default();
-    let (server, io) = tokio::io::duplex(64 * 1024);
-    let mut client = client(io);
-    let mut ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let (connections, mut ws, mut client) = shutdown_pair(64 * 1024);
     let handler = tokio::spawn(async move {
         let _hello = ws.recv().await;
         let mut n = 0u32;
@@ -437,13 +447,7 @@ async fn shutdown_reaches_a_handler_that_stopped_receiving() {
         .unwrap();
     assert_eq!(server_frame(&mut client).await.unwrap().0, 0x81);
     connections.shutdown();
-    loop {
-        let (first, payload) = server_frame(&mut client).await.unwrap();
-        if first == 0x88 {
-            assert_eq!(close_code(&payload), 1001);
-            break;
-        }
-    }
+    assert_eq!(close_after_data(&mut client).await, 1001);
     // The handler's send failed and it returned: the socket may be gone.
     let _ = client.write_all(&client_frame(0x88, &[0x03, 0xE9])).await;
     handler.await.unwrap();
@@ -453,10 +457,7 @@ async fn shutdown_reaches_a_handler_that_stopped_receiving() {
 /// reaches it through its sends, which queue the Close 1001 and then fail.
 #[tokio::test]
 async fn shutdown_reaches_a_handler_that_only_sends() {
-    let connections = crate::Connections::default();
-    let (server, io) = tokio::io::duplex(64 * 1024);
-    let mut client = client(io);
-    let mut ws = WebSocket::from_io(server, &settings(), Some(connections.signal()));
+    let (connections, mut ws, mut client) = shutdown_pair(64 * 1024);
     let handler = tokio::spawn(async move {
         let mut n = 0u32;
         while ws.send(Message::text(n.to_string())).await.is_ok() {
@@ -467,13 +468,7 @@ async fn shutdown_reaches_a_handler_that_only_sends() {
     });
     assert_eq!(server_frame(&mut client).await.unwrap().0, 0x81);
     connections.shutdown();
-    loop {
-        let (first, payload) = server_frame(&mut client).await.unwrap();
-        if first == 0x88 {
-            assert_eq!(close_code(&payload), 1001);
-            break;
-        }
-    }
+    assert_eq!(close_after_data(&mut client).await, 1001);
     // The socket stays with the handler's result: the Close answer ends it.
     let ws = handler.await.unwrap();
     client
