@@ -606,7 +606,16 @@ impl<S, R: Clone> Layer<S> for UpgradeLayer<R> {
     /// then (see the crate docs, "Observability"): install the recorder
     /// first.
     fn layer(&self, inner: S) -> Self::Service {
-        crate::metrics::register(&self.config);
+        let config = &self.config;
+        crate::metrics::register(&config.metrics_registered, || crate::metrics::Offered {
+            protocols: config
+                .registry
+                .entries
+                .iter()
+                .map(|entry| (entry.token(), entry.protocol.rejection_labels()))
+                .collect(),
+            require_upgrade: config.require_upgrade,
+        });
         Upgrade {
             inner,
             config: self.config.clone(),

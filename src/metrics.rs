@@ -22,8 +22,6 @@
 #[cfg(feature = "metrics")]
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::config::Config;
-
 /// The `protocol` label of a rejection that chose no protocol: the `426`
 /// of [`require_upgrade`](crate::UpgradeLayer::require_upgrade) to a request
 /// that asked for none of those offered.
@@ -214,6 +212,44 @@ const SERVE_TIMEOUT_KINDS: &[&str] = &[
     "upgraded_idle",
 ];
 
+/// `tower_upgrade_topic_*_total` (`websocket::Topics`): counters without
+/// labels. Listed here, with every other series, so that the registration
+/// at 0 needs nothing from the protocols' modules; those record through
+/// these names.
+#[cfg(feature = "messages")]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) const TOPIC_COUNTERS: [&str; 4] = [
+    "tower_upgrade_topic_published_total",
+    "tower_upgrade_topic_deliveries_total",
+    "tower_upgrade_topic_dropped_total",
+    "tower_upgrade_topic_slow_consumers_closed_total",
+];
+
+/// The `kind` values of `tower_upgrade_topic_compressions_total`.
+#[cfg(all(feature = "metrics", feature = "messages"))]
+const TOPIC_COMPRESSION_KINDS: [&str; 2] = ["shared", "per_connection"];
+
+/// `tower_upgrade_backplane_*` (`websocket::RedisBackplane`): counters
+/// without labels: messages sent to Redis, messages from other instances
+/// handed to this one's subscribers, and connection attempts after a lost
+/// or failed connection.
+#[cfg(feature = "redis")]
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) const BACKPLANE_COUNTERS: [&str; 3] = [
+    "tower_upgrade_backplane_published_total",
+    "tower_upgrade_backplane_received_total",
+    "tower_upgrade_backplane_reconnects_total",
+];
+
+/// The `kind` values of `tower_upgrade_backplane_dropped_total`.
+#[cfg(all(feature = "metrics", feature = "redis"))]
+const BACKPLANE_DROP_KINDS: [&str; 4] = ["outbox_full", "send_failed", "inbox_full", "malformed"];
+
+/// The `kind` values of `tower_upgrade_backplane_connected`: the two
+/// connections to Redis.
+#[cfg(all(feature = "metrics", feature = "redis"))]
+const BACKPLANE_CONNECTIONS: [&str; 2] = ["subscribe", "publish"];
+
 /// The `outcome` values of `tower_upgrade_drain_total`.
 #[cfg(feature = "metrics")]
 const DRAIN_OUTCOMES: [&str; 2] = ["closed", "timed_out"];
@@ -230,18 +266,29 @@ impl Clone for Registered {
     }
 }
 
-/// Registers, at 0, every series of `config` whose labels are known now, in
-/// the recorder installed at this moment; once per configuration, however
-/// many services are built from it. Counters and histograms start empty and
-/// gauges are created without being set, so a series another layer already
-/// moved keeps its value.
-pub(crate) fn register(config: &Config) {
+/// What a configuration offers, as far as its series go: each registered
+/// protocol's token with the rejection labels it declares, and whether a
+/// request that asks for none of them is refused (`require_upgrade`). The
+/// layer describes itself with this, so this module needs nothing above it.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct Offered<'a> {
+    pub(crate) protocols: Vec<(String, &'a [&'static str])>,
+    pub(crate) require_upgrade: bool,
+}
+
+/// Registers, at 0, every series of `offered` whose labels are known now,
+/// in the recorder installed at this moment; once per configuration
+/// (`registered`), however many services are built from it. Counters and
+/// histograms start empty and gauges are created without being set, so a
+/// series another layer already moved keeps its value.
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn register<'a>(registered: &Registered, offered: impl FnOnce() -> Offered<'a>) {
     #[cfg(feature = "metrics")]
-    if !config.metrics_registered.0.swap(true, Ordering::AcqRel) {
-        for_each_series(config, |series| series.register());
+    if !registered.0.swap(true, Ordering::AcqRel) {
+        for_each_series(&offered(), |series| series.register());
     }
     #[cfg(not(feature = "metrics"))]
-    let Registered() = config.metrics_registered;
+    let Registered() = registered;
 }
 
 /// One series known in advance: its name and labels.
@@ -276,14 +323,14 @@ impl Series<'_> {
     }
 }
 
-/// Calls `f` with every series of `config` known in advance: the one list
+/// Calls `f` with every series of `offered` known in advance: the one list
 /// [`register`] and the tests read.
 #[cfg(feature = "metrics")]
-pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
+pub(crate) fn for_each_series(offered: &Offered<'_>, mut f: impl FnMut(Series<'_>)) {
     let mut reasons: Vec<&'static str> = Vec::new();
-    for registration in &config.registry.entries {
-        let token = registration.token();
-        let protocol: &[(&str, &str)] = &[("protocol", &token)];
+    for (token, labels) in &offered.protocols {
+        let token = token.as_str();
+        let protocol: &[(&str, &str)] = &[("protocol", token)];
         f(Series::Counter("tower_upgrade_attempts_total", protocol));
         f(Series::Counter("tower_upgrade_accepted_total", protocol));
         f(Series::Gauge("tower_upgrade_active", protocol));
@@ -298,7 +345,7 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
                 .iter()
                 .filter(|&&label| label != "upgrade_required"),
         );
-        for label in registration.protocol.rejection_labels() {
+        for label in *labels {
             if !reasons.contains(label) {
                 reasons.push(label);
             }
@@ -306,11 +353,11 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
         for reason in &reasons {
             f(Series::Counter(
                 "tower_upgrade_rejected_total",
-                &[("protocol", &token), ("reason", reason)],
+                &[("protocol", token), ("reason", reason)],
             ));
         }
     }
-    if config.require_upgrade {
+    if offered.require_upgrade {
         f(Series::Counter(
             "tower_upgrade_rejected_total",
             &[("protocol", NO_PROTOCOL), ("reason", "upgrade_required")],
@@ -360,11 +407,10 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
     // exists yet.
     #[cfg(feature = "messages")]
     {
-        use crate::websocket::topics::metrics::{COMPRESSION_KINDS, COUNTERS};
-        for name in COUNTERS {
+        for name in TOPIC_COUNTERS {
             f(Series::Counter(name, &[]));
         }
-        for kind in COMPRESSION_KINDS {
+        for kind in TOPIC_COMPRESSION_KINDS {
             f(Series::Counter(
                 "tower_upgrade_topic_compressions_total",
                 &[("kind", kind)],
@@ -375,17 +421,16 @@ pub(crate) fn for_each_series(config: &Config, mut f: impl FnMut(Series<'_>)) {
     // one is running.
     #[cfg(feature = "redis")]
     {
-        use crate::websocket::topics::metrics::backplane::{CONNECTIONS, COUNTERS, DROP_KINDS};
-        for name in COUNTERS {
+        for name in BACKPLANE_COUNTERS {
             f(Series::Counter(name, &[]));
         }
-        for kind in DROP_KINDS {
+        for kind in BACKPLANE_DROP_KINDS {
             f(Series::Counter(
                 "tower_upgrade_backplane_dropped_total",
                 &[("kind", kind)],
             ));
         }
-        for kind in CONNECTIONS {
+        for kind in BACKPLANE_CONNECTIONS {
             f(Series::Gauge(
                 "tower_upgrade_backplane_connected",
                 &[("kind", kind)],

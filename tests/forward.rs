@@ -13,8 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::Empty;
 use hyper::ext::Protocol;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
+use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -224,23 +223,10 @@ async fn a_wrong_accept_or_a_200_is_502() {
 #[tokio::test]
 async fn an_extended_connect_is_forwarded_as_an_http11_upgrade() {
     let (addr, mut heads) = upstream().await;
-    let app = UpgradeLayer::new()
-        .forward_websocket(Forward::new(Upstream::fixed(addr.to_string())))
-        .layer(service_fn(|_: Request<hyper::body::Incoming>| async {
-            Ok::<_, Infallible>(Response::new(String::from("inner")))
-        }));
-    let (client, server) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move {
-        hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .enable_connect_protocol()
-            .serve_connection(TokioIo::new(server), TowerToHyperService::new(app))
-            .await
-    });
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let mut sender = support::http2_client(
+        UpgradeLayer::new().forward_websocket(Forward::new(Upstream::fixed(addr.to_string()))),
+    )
+    .await;
     let mut request = Request::builder()
         .method(Method::CONNECT)
         .version(Version::HTTP_2)

@@ -1,19 +1,17 @@
 //! WebSocket over HTTP/2 extended CONNECT (RFC 8441), with hyper's HTTP/2
 //! client and server over `tokio::io::duplex`.
 
-use std::convert::Infallible;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{Method, Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::ext::Protocol;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
-use tower::{service_fn, Layer};
+use tower::service_fn;
 use tower_upgrade::websocket::WebSocketConfig;
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
@@ -25,29 +23,11 @@ async fn echo(conn: Upgraded) -> Result<(), tokio_tungstenite::tungstenite::Erro
     support::ws::ws_echo(conn).await
 }
 
-/// Serves the layer over HTTP/2 with extended CONNECT (RFC 8441 §3) and
-/// returns a connected client.
+/// The layer with an echo handler, over HTTP/2 with extended CONNECT.
 async fn http2_client(
     settings: WebSocketConfig,
 ) -> hyper::client::conn::http2::SendRequest<Empty<Bytes>> {
-    let app = UpgradeLayer::new()
-        .websocket(settings, service_fn(echo))
-        .layer(service_fn(|_: Request<hyper::body::Incoming>| async {
-            Ok::<_, Infallible>(Response::new(String::from("inner")))
-        }));
-    let (client, server) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move {
-        hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .enable_connect_protocol()
-            .serve_connection(TokioIo::new(server), TowerToHyperService::new(app))
-            .await
-    });
-    let (sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
-    sender
+    support::http2_client(UpgradeLayer::new().websocket(settings, service_fn(echo))).await
 }
 
 fn connect(origin: Option<&'static str>) -> Request<Empty<Bytes>> {

@@ -68,3 +68,31 @@ where
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     String::from_utf8(bytes.to_vec()).unwrap()
 }
+
+/// Serves `layer`, in front of an inner service that answers `inner`, over
+/// HTTP/2 with extended CONNECT (RFC 8441 §3) on an in-memory stream, and
+/// returns a hyper client connected to it.
+pub async fn http2_client(
+    layer: UpgradeLayer,
+) -> hyper::client::conn::http2::SendRequest<http_body_util::Empty<Bytes>> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let app = layer.layer(service_fn(|_: Request<hyper::body::Incoming>| async {
+        Ok::<_, Infallible>(Response::new(String::from("inner")))
+    }));
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(async move {
+        hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .enable_connect_protocol()
+            .serve_connection(
+                TokioIo::new(server),
+                hyper_util::service::TowerToHyperService::new(app),
+            )
+            .await
+    });
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    sender
+}

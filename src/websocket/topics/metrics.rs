@@ -1,18 +1,9 @@
-//! The topics' series (README, "Observability"), registered at 0 with the
-//! layer's (see `crate::metrics::for_each_series`).
+//! The topics' series (README, "Observability"). Their names are listed
+//! in `crate::metrics` with every other series, which registers them at 0
+//! with the layer's.
 
-/// `tower_upgrade_topic_*_total`: counters without labels.
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-pub(crate) const COUNTERS: [&str; 4] = [
-    "tower_upgrade_topic_published_total",
-    "tower_upgrade_topic_deliveries_total",
-    "tower_upgrade_topic_dropped_total",
-    "tower_upgrade_topic_slow_consumers_closed_total",
-];
-
-/// The `kind` values of `tower_upgrade_topic_compressions_total`.
-#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-pub(crate) const COMPRESSION_KINDS: [&str; 2] = ["shared", "per_connection"];
+#[cfg(feature = "metrics")]
+use crate::metrics::TOPIC_COUNTERS as COUNTERS;
 
 /// One publish: delivered to, dropped for and closed subscribers.
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
@@ -44,27 +35,11 @@ pub(crate) fn compressed(kind: &'static str) {
 /// `redis`).
 #[cfg(feature = "redis")]
 pub(crate) mod backplane {
-    /// Counters without labels: messages sent to Redis, messages from
-    /// other instances handed to this one's subscribers, and connection
-    /// attempts after a lost or failed connection.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub(crate) const COUNTERS: [&str; 3] = [
-        "tower_upgrade_backplane_published_total",
-        "tower_upgrade_backplane_received_total",
-        "tower_upgrade_backplane_reconnects_total",
-    ];
+    #[cfg(feature = "metrics")]
+    use crate::metrics::BACKPLANE_COUNTERS as COUNTERS;
 
-    /// The `kind` values of `tower_upgrade_backplane_dropped_total`.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub(crate) const DROP_KINDS: [&str; 4] =
-        ["outbox_full", "send_failed", "inbox_full", "malformed"];
-
-    /// The `kind` values of `tower_upgrade_backplane_connected`: the two
-    /// connections to Redis.
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub(crate) const CONNECTIONS: [&str; 2] = ["subscribe", "publish"];
-
-    /// Why a message did not cross: `kind` is one of [`DROP_KINDS`].
+    /// Why a message did not cross: `kind` is one of the `kind` values of
+    /// `tower_upgrade_backplane_dropped_total`.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     pub(crate) fn dropped(kind: &'static str, messages: usize) {
         #[cfg(feature = "metrics")]
@@ -88,7 +63,7 @@ pub(crate) mod backplane {
         metrics::counter!(COUNTERS[2]).increment(1);
     }
 
-    /// One of the [`CONNECTIONS`] came up (`true`) or went down.
+    /// One of the two connections (`subscribe`, `publish`) came up (`true`) or went down.
     #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
     pub(crate) fn connected(kind: &'static str, up: bool) {
         #[cfg(feature = "metrics")]

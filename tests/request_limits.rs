@@ -1,7 +1,8 @@
-//! Issue 17: an upgrade whose body does not arrive in time gets `408` with
-//! `Connection: close` (RFC 9110 §15.5.9), not `400`; a negotiation header
-//! field over its bound gets `431` naming the field (RFC 6585 §5), never a
-//! switch agreed on part of it. In-process, over HTTP/1.1 and HTTP/2.
+//! The request's limits: an upgrade whose body does not arrive in time gets
+//! `408` with `Connection: close` (RFC 9110 §15.5.9), not `400`; a
+//! negotiation header field over its bound gets `431` naming the field
+//! (RFC 6585 §5), never a switch agreed on part of it. In-process, over
+//! HTTP/1.1 and HTTP/2.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -10,8 +11,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::ext::Protocol;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
@@ -170,21 +169,7 @@ async fn an_upgrade_to_nothing_offered_passes_through_whatever_its_length() {
 /// the bound, well under hyper's own limit on a header list.
 #[tokio::test]
 async fn over_long_websocket_fields_get_431_over_http2() {
-    let app = layer().layer(service_fn(|_: Request<hyper::body::Incoming>| async {
-        Ok::<_, Infallible>(Response::new(String::from("inner")))
-    }));
-    let (client, server) = tokio::io::duplex(64 * 1024);
-    tokio::spawn(async move {
-        hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .enable_connect_protocol()
-            .serve_connection(TokioIo::new(server), TowerToHyperService::new(app))
-            .await
-    });
-    let (mut sender, conn) =
-        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client))
-            .await
-            .unwrap();
-    tokio::spawn(conn);
+    let mut sender = support::http2_client(layer()).await;
 
     for (name, useful, words, expected) in [
         ("sec-websocket-protocol", "chat", "", 200),
