@@ -1,7 +1,6 @@
 //! WebSocket over HTTP/2 extended CONNECT (RFC 8441), with hyper's HTTP/2
 //! client and server over `tokio::io::duplex`.
 
-
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::{Method, Request, StatusCode, Version};

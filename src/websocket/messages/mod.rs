@@ -16,6 +16,7 @@
 //! a task that only receives each work alone. A message queued with
 //! [`Sender::try_send`] is written by the next poll of any handle.
 
+mod buffers;
 mod close;
 mod conn;
 mod driver;

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
@@ -39,6 +40,14 @@ pub(crate) trait Drive: Send + Sync {
 #[derive(Debug)]
 pub(crate) struct Shared {
     queue: Mutex<Queue>,
+    /// The queue was found empty by the connection's [`pop`](Self::pop),
+    /// which registered its waker, and nobody has taken the lock since:
+    /// the next `pop` answers without the lock (the connection looks once
+    /// per write, and the queue is empty nearly every time). Set only by
+    /// that `pop`, cleared by every lock; whoever queues a message takes
+    /// the lock, so a `pop` that read it just before is woken by that push
+    /// (or, for the connection's own pushes, looks again next).
+    idle: AtomicBool,
 }
 
 /// What waits in the queue: a message of this connection's own, or a frame
@@ -175,13 +184,16 @@ impl Shared {
                 on_close: Vec::new(),
                 next_token: 0,
             }),
+            idle: AtomicBool::new(false),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding the lock leaves the queue consistent: every
         // change is a single push or pop.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        self.idle.store(false, Ordering::Release);
+        queue
     }
 
     /// Queues `message` (see [`Queue::enqueue`]) and wakes the connection;
@@ -298,8 +310,12 @@ impl Shared {
 
     /// The next message to write with its sequence number, and whether
     /// more wait behind it; or `None` after registering `waker` for the
-    /// next push.
+    /// next push. `waker` is the connection's own, the same at every call
+    /// (its registration is what the lock-free answer relies on).
     pub(crate) fn pop(&self, waker: &Waker) -> Option<(u64, Outgoing, bool)> {
+        if self.idle.load(Ordering::Acquire) {
+            return None;
+        }
         let mut queue = self.lock();
         let Some((seq, message)) = queue.messages.pop_front() else {
             if queue.messages.capacity() > 16 {
@@ -308,6 +324,7 @@ impl Shared {
             if !queue.wake.as_ref().is_some_and(|w| w.will_wake(waker)) {
                 queue.wake = Some(waker.clone());
             }
+            self.idle.store(true, Ordering::Release);
             return None;
         };
         queue.bytes = queue.bytes.saturating_sub(message.cost());

@@ -109,7 +109,8 @@ impl Timers {
     }
 
     /// The first deadline that came due, or `Pending` with the timer armed
-    /// for the earliest one.
+    /// for the earliest one. `cx` holds the connection's own waker, the
+    /// same at every call.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Expired> {
         loop {
             let now = Instant::now();
@@ -156,10 +157,15 @@ impl Timers {
             let Some(next) = self.next() else {
                 return Poll::Pending;
             };
-            if self.armed != Some(next) {
-                self.sleep.as_mut().reset(next);
-                self.armed = Some(next);
+            // Armed for `next` already: the timer holds the connection's
+            // waker (always the same one, see `driver.rs`) from the poll
+            // after the reset, and wakes it then; polling it again would
+            // only register that waker again.
+            if self.armed == Some(next) {
+                return Poll::Pending;
             }
+            self.sleep.as_mut().reset(next);
+            self.armed = Some(next);
             if self.sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
             }

@@ -38,8 +38,6 @@ mod write;
 const READ_AHEAD: usize = 64 * 1024;
 /// How much is gathered from the queue into one write.
 const BATCH: usize = 16 * 1024;
-/// A write buffer larger than this is released once empty.
-const KEEP_OUT: usize = 1024;
 /// While a connection never has to wait, its timers and the shutdown signal
 /// are looked at every this many polls (and always before it waits): each
 /// look reads the clock and locks the signal, which costs more than a small
@@ -88,6 +86,9 @@ pub(crate) struct Conn<S> {
     close_now: Option<Box<CloseFrame>>,
     timers: Timers,
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// `shutdown` holds the connection's waker and nothing woke the
+    /// connection since: no need to poll it again.
+    shutdown_armed: bool,
     /// Shutdown was asked for: Close 1001 once what has arrived is read.
     going_away: bool,
     /// A receiving handle has asked for a message: on shutdown it hands
@@ -120,6 +121,7 @@ impl<S> Conn<S> {
     /// something woke the connection.
     pub(crate) fn look_at_timers(&mut self) {
         self.polls = CHECK_EVERY - 1;
+        self.shutdown_armed = false;
     }
 }
 
@@ -148,6 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             close_now: None,
             timers: Timers::new(settings.timeouts),
             shutdown: shutdown.map(|s| Box::pin(s.token.cancelled_owned())),
+            shutdown_armed: false,
             going_away: false,
             receiving: false,
             goodbye_deferred: None,
@@ -494,11 +497,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     fn poll_timers_and_shutdown(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
         self.polls = 0;
         let mut fired = false;
-        if let Some(shutdown) = &mut self.shutdown {
+        // Polled again only after a wake-up: it holds the connection's own
+        // waker (see `driver.rs`), which its cancellation wakes.
+        if let Some(shutdown) = self.shutdown.as_mut().filter(|_| !self.shutdown_armed) {
             if shutdown.as_mut().poll(cx).is_ready() {
                 self.shutdown = None;
                 self.going_away = true;
                 fired = true;
+            } else {
+                self.shutdown_armed = true;
             }
         }
         while let Poll::Ready(expired) = self.timers.poll(cx) {

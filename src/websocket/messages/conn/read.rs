@@ -5,10 +5,10 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Conn, Read, INBOX_MAX, READ_AHEAD};
+use crate::websocket::messages::buffers;
 use crate::websocket::messages::error::Error;
 use crate::websocket::messages::message::Message;
 use crate::websocket::proto::frame::MAX_HEADER_LEN;
@@ -91,6 +91,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 .saturating_add(self.limits.read_buffer_size.max(MAX_HEADER_LEN));
             // An empty buffer that is not shared any more is reused from
             // its start by `reserve`, without a new allocation.
+            if self.rbuf.capacity() == 0 {
+                buffers::borrow(&buffers::READ, &mut self.rbuf, want);
+            }
             if self.rbuf.capacity() - self.rbuf.len() < want {
                 self.rbuf.reserve(want);
             }
@@ -104,11 +107,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 
     /// Idle: keep no read buffer (a connection that waits costs almost
-    /// nothing); called where a poll is about to wait.
+    /// nothing), but give it back to the thread for the next read;
+    /// called where a poll is about to wait.
     pub(super) fn release_read_buffer(&mut self) {
-        if self.rbuf.is_empty() {
-            self.rbuf = BytesMut::new();
-        }
+        buffers::give_back(&buffers::READ, &mut self.rbuf);
     }
 
     pub(super) fn on_event(&mut self, event: Event) -> Read {

@@ -7,12 +7,14 @@ use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{Conn, BATCH, KEEP_OUT};
+use super::{Conn, BATCH};
+use crate::websocket::messages::buffers;
 use crate::websocket::messages::message::Message;
 use crate::websocket::messages::sender::Outgoing;
+use crate::websocket::proto::frame::MAX_HEADER_LEN;
 use crate::websocket::proto::Prepared;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -60,11 +62,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.timers.write_done();
         }
         self.timers.write_done();
-        if self.out.capacity() > KEEP_OUT {
-            self.out = BytesMut::new();
-        } else {
-            self.out.clear();
-        }
+        // Written: the buffer goes back to the thread (an idle connection
+        // holds none).
+        buffers::give_back(&buffers::WRITE, &mut self.out);
         // A written large payload still holds its allocation (often the
         // whole read buffer it was received in): let it go.
         self.big = Bytes::new();
@@ -90,6 +90,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             return None;
         }
         let seq = self.shared.next_seq_if_empty()?;
+        self.borrow_out();
         let payload = self
             .proto
             .send_prepared(prepared, &mut self.out, true)
@@ -112,6 +113,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             return true;
         }
         // The Close that fails the connection, or the Pong owed.
+        if self.proto.owes_control() {
+            self.borrow_out();
+        }
         if self.proto.transmit_control(&mut self.out) && self.close_sent() {
             self.on_close_sent();
             return true;
@@ -127,6 +131,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             match outgoing {
                 Outgoing::Message(message) => self.encode(message),
                 Outgoing::Prepared(prepared) => {
+                    self.borrow_out();
                     // The last one queued goes out of the shared frame
                     // itself when nothing was encoded before it: no copy.
                     if let Ok(payload) = self.proto.send_prepared(&prepared, &mut self.out, !more) {
@@ -145,6 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub(super) fn encode(&mut self, message: Message) {
         let data = matches!(message, Message::Text(_) | Message::Binary(_));
         let closing = matches!(message, Message::Close(_));
+        self.borrow_out();
         // Refused only after our Close or for a forbidden close code, which
         // the handles check before they queue.
         if let Ok(payload) = self.proto.send(message, &mut self.out) {
@@ -163,5 +169,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     pub(super) fn on_close_sent(&mut self) {
         self.shared.close(true);
         self.timers.close_sent();
+    }
+
+    /// Borrows the thread's write buffer when this connection holds none.
+    fn borrow_out(&mut self) {
+        if self.out.capacity() == 0 {
+            buffers::borrow(&buffers::WRITE, &mut self.out, MAX_HEADER_LEN);
+        }
     }
 }
