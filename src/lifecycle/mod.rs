@@ -3,7 +3,7 @@
 //! handshake rate in `rate.rs`) and shuts them down ([`ShutdownSignal`],
 //! then the handler tasks themselves, `tasks.rs`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,8 @@ struct Inner {
     /// The handler tasks (from the wait for the switch to the handler's end).
     tasks: Tasks,
     shutdown: CancellationToken,
+    /// Set just before `shutdown` is cancelled (see `ShutdownSignal`).
+    fired: Arc<AtomicBool>,
     active: Arc<AtomicUsize>,
     /// Each registered protocol's token and count, for `active_for`.
     protocols: Mutex<Vec<(Box<str>, Arc<AtomicUsize>)>>,
@@ -69,6 +71,7 @@ impl Default for Connections {
             inner: Arc::new(Inner {
                 tasks: Tasks::default(),
                 shutdown: CancellationToken::new(),
+                fired: Arc::new(AtomicBool::new(false)),
                 active: Arc::new(AtomicUsize::new(0)),
                 protocols: Mutex::new(Vec::new()),
                 handshakes: Arc::new(AtomicUsize::new(0)),
@@ -124,12 +127,13 @@ impl Connections {
     /// Signals every live handler through its [`ShutdownSignal`], and refuses
     /// new upgrades with `503` from now on.
     pub fn shutdown(&self) {
+        self.inner.fired.store(true, Ordering::Release);
         self.inner.shutdown.cancel();
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
     pub fn is_shutting_down(&self) -> bool {
-        self.inner.shutdown.is_cancelled()
+        self.inner.fired.load(Ordering::Acquire)
     }
 
     /// Waits until every upgraded connection is gone, or `deadline` passes.
@@ -200,6 +204,7 @@ impl Connections {
     pub(crate) fn signal(&self) -> ShutdownSignal {
         ShutdownSignal {
             token: self.inner.shutdown.clone(),
+            fired: self.inner.fired.clone(),
         }
     }
 

@@ -1,5 +1,8 @@
 //! [`ShutdownSignal`]: what a handler waits on to close cleanly.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use tokio_util::sync::CancellationToken;
 
 /// Resolves when the server asks upgraded connections to wind down
@@ -20,6 +23,10 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Debug)]
 pub struct ShutdownSignal {
     pub(crate) token: CancellationToken,
+    /// Set before `token` is cancelled: what a connection that registered
+    /// with `token` once reads at each wake-up (one load, where the token's
+    /// own check takes its lock).
+    pub(crate) fired: Arc<AtomicBool>,
 }
 
 impl ShutdownSignal {
@@ -30,6 +37,6 @@ impl ShutdownSignal {
 
     /// Whether shutdown has been asked for.
     pub fn is_triggered(&self) -> bool {
-        self.token.is_cancelled()
+        self.fired.load(Ordering::Acquire)
     }
 }

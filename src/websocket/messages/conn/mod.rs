@@ -12,6 +12,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
@@ -85,9 +86,10 @@ pub(crate) struct Conn<S> {
     /// connection (the protocol's own failures are in `proto`).
     close_now: Option<Box<CloseFrame>>,
     timers: Timers,
-    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
-    /// `shutdown` holds the connection's waker and nothing woke the
-    /// connection since: no need to poll it again.
+    /// The shutdown signal's flag, and its wait, polled once to hold the
+    /// connection's own waker (see `driver.rs`), which its cancellation
+    /// wakes; from then on the flag is read, not the wait polled.
+    shutdown: Option<(Arc<AtomicBool>, Pin<Box<WaitForCancellationFutureOwned>>)>,
     shutdown_armed: bool,
     /// Shutdown was asked for: Close 1001 once what has arrived is read.
     going_away: bool,
@@ -121,7 +123,6 @@ impl<S> Conn<S> {
     /// something woke the connection.
     pub(crate) fn look_at_timers(&mut self) {
         self.polls = CHECK_EVERY - 1;
-        self.shutdown_armed = false;
     }
 }
 
@@ -149,7 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             ping: false,
             close_now: None,
             timers: Timers::new(settings.timeouts),
-            shutdown: shutdown.map(|s| Box::pin(s.token.cancelled_owned())),
+            shutdown: shutdown.map(|s| (s.fired, Box::pin(s.token.cancelled_owned()))),
             shutdown_armed: false,
             going_away: false,
             receiving: false,
@@ -497,15 +498,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     fn poll_timers_and_shutdown(&mut self, cx: &mut Context<'_>) -> Result<bool, Error> {
         self.polls = 0;
         let mut fired = false;
-        // Polled again only after a wake-up: it holds the connection's own
-        // waker (see `driver.rs`), which its cancellation wakes.
-        if let Some(shutdown) = self.shutdown.as_mut().filter(|_| !self.shutdown_armed) {
-            if shutdown.as_mut().poll(cx).is_ready() {
+        if let Some((flag, wait)) = &mut self.shutdown {
+            let now = flag.load(Ordering::Acquire)
+                || (!self.shutdown_armed && wait.as_mut().poll(cx).is_ready());
+            self.shutdown_armed = true;
+            if now {
                 self.shutdown = None;
                 self.going_away = true;
                 fired = true;
-            } else {
-                self.shutdown_armed = true;
             }
         }
         while let Poll::Ready(expired) = self.timers.poll(cx) {
