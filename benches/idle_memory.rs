@@ -149,7 +149,7 @@ fn main() {
     }
     if let Some(ours) = of("tower-upgrade") {
         let verdict = if ours <= GOAL_KIB { "met" } else { "NOT met" };
-        println!("goal: tower-upgrade <= {GOAL_KIB} KiB/connection: {verdict} ({ours:.1})");
+        println!("goal: tower-upgrade <= {GOAL_KIB} KiB/connection: {verdict} ({ours:.2})");
     }
 }
 

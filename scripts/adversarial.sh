@@ -14,7 +14,9 @@
 # empty_continuations (server CPU per empty frame, flat in the size of the
 # compressed message it continues; issue 16). tests/interop/adversarial.py: oversized_headers,
 # slow_body (and Expect: 100-continue without a body), tiny_continuations
-# (200,000 one-byte frames); against `h2c`: rapid_reset, continuation_flood,
+# (200,000 one-byte frames), empty_messages_never_read (a million empty
+# messages offered by a client that never reads: held by the send
+# buffer's bound and TCP; issue 16); against `h2c`: rapid_reset, continuation_flood,
 # preface_prefix; against `echo` with a HEADER_READ_TIMEOUT of
 # SILENT_HEADER_READ_TIMEOUT s (2; 20 with LARGE=1): silent (silent
 # connections, half-sent heads, HTTP/2 preface prefixes: their cost while
@@ -89,7 +91,7 @@ if start_server echo echo; then
   run faults python3 tests/interop/faults.py
   run ws_attacks python3 tests/interop/ws_attacks.py slow_reader ping_flood
   run adversarial-echo python3 tests/interop/adversarial.py \
-    oversized_headers slow_body tiny_continuations
+    oversized_headers slow_body tiny_continuations empty_messages_never_read
   stop_server
 fi
 # Issue 17: the silent connections held past a short header read deadline,

@@ -51,7 +51,10 @@ use crate::upgraded_idle::IdleTimer;
 /// ```
 pub struct Upgraded {
     io: TokioIo<hyper::upgrade::Upgraded>,
-    parts: Parts,
+    /// `None` once taken (`take_parts`, or the message layer, which never
+    /// hands them back): boxed, so that a connection that let them go holds
+    /// a pointer, not an empty request's worth of fields.
+    parts: Option<Box<Parts>>,
     negotiated: Negotiated,
     extensions: Extensions,
     body: Bytes,
@@ -92,7 +95,7 @@ impl Upgraded {
         let held = parts.extensions.remove::<HeldByConnection>();
         Self {
             io: TokioIo::new(io),
-            parts,
+            parts: Some(Box::new(parts)),
             negotiated,
             extensions,
             body,
@@ -154,7 +157,10 @@ impl Upgraded {
     /// needs nothing of the request any more frees it with
     /// [`take_parts`](Self::take_parts).
     pub fn parts(&self) -> &Parts {
-        &self.parts
+        static EMPTY: std::sync::OnceLock<Parts> = std::sync::OnceLock::new();
+        self.parts
+            .as_deref()
+            .unwrap_or_else(|| EMPTY.get_or_init(crate::head::empty))
     }
 
     /// Who asked for the upgrade: the peer, the trusted proxies in between,
@@ -175,7 +181,8 @@ impl Upgraded {
 
     /// Mutable access to the request parts, e.g. to take an extension out.
     pub fn parts_mut(&mut self) -> &mut Parts {
-        &mut self.parts
+        self.parts
+            .get_or_insert_with(|| Box::new(crate::head::empty()))
     }
 
     /// Takes the request parts out, leaving an empty request (`GET /`, no
@@ -199,7 +206,9 @@ impl Upgraded {
     /// # let _ = layer;
     /// ```
     pub fn take_parts(&mut self) -> Parts {
-        std::mem::replace(&mut self.parts, crate::head::empty())
+        self.parts
+            .take()
+            .map_or_else(crate::head::empty, |parts| *parts)
     }
 
     /// How many header fields of the request were left out of
@@ -261,7 +270,7 @@ impl Upgraded {
 impl std::fmt::Debug for Upgraded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Upgraded")
-            .field("uri", &self.parts.uri)
+            .field("uri", &self.parts().uri)
             .field("negotiated", &self.negotiated)
             .finish_non_exhaustive()
     }

@@ -27,6 +27,12 @@ Checks against `echo` (WebSocket):
                      2 x CONNS `header` and CONNS `preface` closes (/metrics).
 - tiny_continuations one text message in CONTINUATIONS (200,000) frames of
                      one byte: echoed whole or closed with 1009.
+- empty_messages_never_read  EMPTY_MESSAGES (1,000,000) empty binary
+                     messages offered for EMPTY_MESSAGES_SECONDS (8) by a
+                     client that never reads: the server's send buffer bound
+                     (64 bytes a message) and TCP must stop it short of all
+                     of them, within the RSS bound; another client is echoed
+                     meanwhile.
 Checks against `echo` with WS_DEFLATE=1 and WS_MAX_MESSAGE >= 9 MiB:
 - empty_continuations for a compressed first frame (FIN=0, RSV1) that
                      inflates to 1 KiB, 512 KiB and 8 MiB, EMPTY_FRAMES (200)
@@ -414,6 +420,58 @@ def empty_continuations():
     return f"server CPU per empty continuation frame ({n} frames): {figures}"
 
 
+def empty_messages_never_read():
+    """Issue 16: a client that sends empty messages and never reads its
+    echoes. Each empty message counts against the server's send buffer
+    (4 MiB by default, 64 bytes a message: 65,536 of them), so the handler
+    stops taking more, the server stops reading, and TCP holds the client:
+    the server's memory stays bounded whatever the client tries to send."""
+    n = int(os.environ.get("EMPTY_MESSAGES", "1000000"))
+    seconds = float(os.environ.get("EMPTY_MESSAGES_SECONDS", "8"))
+    watch = Watch()
+    sock, _ = wsraw.handshake(ADDR)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    one = wsraw.frame(0x2, b"")
+    batch = one * 10000
+    sent = 0
+    sock.setblocking(False)
+    deadline = time.monotonic() + seconds
+    pending = memoryview(b"")
+    while sent < n * len(one) and time.monotonic() < deadline:
+        if not pending:
+            pending = memoryview(batch[: min(len(batch), n * len(one) - sent)])
+        try:
+            k = sock.send(pending)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        except OSError as e:
+            raise Failure(f"the server ended the connection after {sent // len(one)} messages: {e}")
+        sent += k
+        pending = pending[k:]
+    messages = sent // len(one)
+    # Another client is still served while this one holds its place.
+    other, _ = wsraw.handshake(ADDR)
+    other.settimeout(10)
+    other.sendall(wsraw.frame(0x2, b"still here"))
+    frames = []
+    data = b""
+    while not frames:
+        chunk = other.recv(4096)
+        if not chunk:
+            raise Failure("another client got no echo while the flood was held")
+        data += chunk
+        frames = wsraw.parse_frames(data)
+    other.close()
+    detail = watch.finish(
+        f"{messages:,} of {n:,} empty messages sent in {seconds:.0f} s before TCP held the client"
+        f" (it never reads); another client echoed")
+    sock.close()
+    if messages >= n:
+        raise Failure(f"all {n:,} empty messages were taken: nothing held the client ({detail})")
+    return detail
+
+
 def h2_frame(kind, flags, stream, payload=b""):
     return struct.pack("!I", len(payload))[1:] + bytes([kind, flags]) + struct.pack("!I", stream) + payload
 
@@ -553,6 +611,7 @@ def preface_prefix():
 
 CHECKS = {
     "empty_continuations": empty_continuations,
+    "empty_messages_never_read": empty_messages_never_read,
     "oversized_headers": oversized_headers,
     "slow_body": slow_body,
     "silent": silent,

@@ -42,7 +42,7 @@ impl Upgraded {
         // The socket never hands the request back: free its head now. Its
         // header values share hyper's whole read buffer, which would
         // otherwise stay for the life of the connection.
-        *io.parts_mut() = http::Request::new(()).into_parts().0;
+        drop(io.take_parts());
         *io.extensions_mut() = http::Extensions::new();
         io.take_body();
         WebSocket::from_io(io, &settings, Some(shutdown))
