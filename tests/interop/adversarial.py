@@ -29,10 +29,10 @@ Checks against `echo` (WebSocket):
                      one byte: echoed whole or closed with 1009.
 - empty_messages_never_read  EMPTY_MESSAGES (1,000,000) empty binary
                      messages offered for EMPTY_MESSAGES_SECONDS (8) by a
-                     client that never reads: the server's send buffer bound
-                     (64 bytes a message) and TCP must stop it short of all
-                     of them, within the RSS bound; another client is echoed
-                     meanwhile.
+                     client that never reads: the server's RSS must stay
+                     within the bound (the send buffer counts 64 bytes a
+                     message, then TCP holds the client); another client is
+                     echoed meanwhile.
 Checks against `echo` with WS_DEFLATE=1 and WS_MAX_MESSAGE >= 9 MiB:
 - empty_continuations for a compressed first frame (FIN=0, RSV1) that
                      inflates to 1 KiB, 512 KiB and 8 MiB, EMPTY_FRAMES (200)
@@ -423,9 +423,10 @@ def empty_continuations():
 def empty_messages_never_read():
     """Issue 16: a client that sends empty messages and never reads its
     echoes. Each empty message counts against the server's send buffer
-    (4 MiB by default, 64 bytes a message: 65,536 of them), so the handler
-    stops taking more, the server stops reading, and TCP holds the client:
-    the server's memory stays bounded whatever the client tries to send."""
+    (4 MiB by default, 64 bytes a message: 65,536 of them), so once the
+    kernel's buffers are full the handler stops taking more, the server
+    stops reading and TCP holds the client: the server's memory stays within
+    the RSS bound whatever the client sends (Watch checks it)."""
     n = int(os.environ.get("EMPTY_MESSAGES", "1000000"))
     seconds = float(os.environ.get("EMPTY_MESSAGES_SECONDS", "8"))
     watch = Watch()
@@ -463,12 +464,11 @@ def empty_messages_never_read():
         data += chunk
         frames = wsraw.parse_frames(data)
     other.close()
+    held = "then TCP held the client" if messages < n else "all of them (their 2-byte echoes fit the kernel's buffers)"
     detail = watch.finish(
-        f"{messages:,} of {n:,} empty messages sent in {seconds:.0f} s before TCP held the client"
-        f" (it never reads); another client echoed")
+        f"{messages:,} of {n:,} empty messages sent in {seconds:.0f} s by a client that never reads, "
+        f"{held}; another client echoed")
     sock.close()
-    if messages >= n:
-        raise Failure(f"all {n:,} empty messages were taken: nothing held the client ({detail})")
     return detail
 
 
