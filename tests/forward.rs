@@ -10,9 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::Empty;
-use hyper::ext::Protocol;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -227,17 +226,10 @@ async fn an_extended_connect_is_forwarded_as_an_http11_upgrade() {
         UpgradeLayer::new().forward_websocket(Forward::new(Upstream::fixed(addr.to_string()))),
     )
     .await;
-    let mut request = Request::builder()
-        .method(Method::CONNECT)
-        .version(Version::HTTP_2)
-        .uri("http://public.example/ws")
-        .header("sec-websocket-version", "13")
+    let request = support::extended_connect("http://public.example/ws")
         .header("sec-websocket-protocol", "chat")
         .body(Empty::<Bytes>::new())
         .unwrap();
-    request
-        .extensions_mut()
-        .insert(Protocol::from_static("websocket"));
     sender.ready().await.unwrap();
     let mut response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -3,9 +3,8 @@
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http::{Method, Request, StatusCode, Version};
+use http::{Request, StatusCode, Version};
 use http_body_util::{BodyExt, Empty};
-use hyper::ext::Protocol;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_tungstenite::tungstenite::Message;
@@ -30,20 +29,12 @@ async fn http2_client(
 }
 
 fn connect(origin: Option<&'static str>) -> Request<Empty<Bytes>> {
-    let mut builder = Request::builder()
-        .method(Method::CONNECT)
-        .version(Version::HTTP_2)
-        .uri("http://example.com/ws")
-        .header("sec-websocket-version", "13")
-        .header("sec-websocket-protocol", "chat");
+    let mut builder =
+        support::extended_connect("http://example.com/ws").header("sec-websocket-protocol", "chat");
     if let Some(origin) = origin {
         builder = builder.header("origin", origin);
     }
-    let mut request = builder.body(Empty::new()).unwrap();
-    request
-        .extensions_mut()
-        .insert(Protocol::from_static("websocket"));
-    request
+    builder.body(Empty::new()).unwrap()
 }
 
 #[tokio::test]
@@ -183,18 +174,8 @@ async fn a_websocket_over_http2_outlives_the_idle_timeout_while_in_use() {
     // Extended CONNECT needs the server's SETTINGS (RFC 8441 §3).
     let mut response = loop {
         client.ready().await.unwrap();
-        let request = Request::builder()
-            .method(Method::CONNECT)
-            .version(Version::HTTP_2)
-            .uri(format!("http://{addr}/ws"))
-            .header("sec-websocket-version", "13")
+        let request = support::extended_connect(format!("http://{addr}/ws"))
             .body(Empty::<Bytes>::new())
-            .map(|mut request| {
-                request
-                    .extensions_mut()
-                    .insert(Protocol::from_static("websocket"));
-                request
-            })
             .unwrap();
         match client.send_request(request).await {
             Ok(response) => break response,

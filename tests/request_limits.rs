@@ -8,9 +8,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, Version};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Empty};
-use hyper::ext::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::{service_fn, Layer};
 use tower_upgrade::testing::{self, TestBody};
@@ -189,17 +188,10 @@ async fn over_long_websocket_fields_get_431_over_http2() {
     ] {
         let size = if expected == 200 { MAX } else { MAX + 1 };
         let value = format!("{useful},{}", "x".repeat(size - useful.len() - 1));
-        let mut request = Request::builder()
-            .method(Method::CONNECT)
-            .version(Version::HTTP_2)
-            .uri("http://example.com/ws")
-            .header("sec-websocket-version", "13")
+        let request = support::extended_connect("http://example.com/ws")
             .header(name, value)
             .body(Empty::<Bytes>::new())
             .unwrap();
-        request
-            .extensions_mut()
-            .insert(Protocol::from_static("websocket"));
         sender.ready().await.unwrap();
         let response = sender.send_request(request).await.unwrap();
         assert_eq!(response.status(), expected, "{name} of {size} bytes");

@@ -96,3 +96,14 @@ pub async fn http2_client(
     tokio::spawn(conn);
     sender
 }
+
+/// An RFC 8441 extended CONNECT for a WebSocket at `uri` (`:protocol`
+/// websocket, version 13) over HTTP/2, to add headers to and build.
+pub fn extended_connect(uri: impl AsRef<str>) -> http::request::Builder {
+    Request::builder()
+        .method(http::Method::CONNECT)
+        .version(http::Version::HTTP_2)
+        .uri(uri.as_ref())
+        .header("sec-websocket-version", "13")
+        .extension(hyper::ext::Protocol::from_static("websocket"))
+}
