@@ -32,6 +32,8 @@ use tower_upgrade::testing::{self, TestBody, TestIo};
 use tower_upgrade::websocket::{Message, RedisBackplane, Topics, WebSocketConfig};
 use tower_upgrade::{UpgradeLayer, Upgraded};
 
+mod support;
+
 /// How long a test waits for anything before calling it a hang.
 const BOUND: Duration = Duration::from_secs(60);
 /// Between two looks at something that is expected to change.
@@ -278,14 +280,7 @@ impl Instance {
                 Ok::<_, Infallible>(Response::new(String::new()))
             }));
         let before = self.topics.subscribers("room");
-        let request = Request::get("/")
-            .header("host", "example.com")
-            .header("connection", "upgrade")
-            .header("upgrade", "websocket")
-            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .header("sec-websocket-version", "13")
-            .body(String::new())
-            .unwrap();
+        let request = support::websocket_request().body(String::new()).unwrap();
         let response = testing::send(app, request).await.unwrap();
         assert_eq!(response.status(), 101);
         let client =

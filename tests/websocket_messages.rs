@@ -69,12 +69,7 @@ async fn outcome<T>(rx: Outcome<T>) -> Result<T, Error> {
 }
 
 fn upgrade_request(headers: &[(&str, &str)]) -> Request<String> {
-    let mut request = Request::get("/")
-        .header("host", "example.com")
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .header("sec-websocket-version", "13");
+    let mut request = support::websocket_request();
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

@@ -25,14 +25,7 @@ async fn connect(settings: WebSocketConfig) -> (TestIo, Connections) {
     let app = layer.layer(service_fn(|_: Request<TestBody>| async {
         Ok::<_, std::convert::Infallible>(Response::new(String::new()))
     }));
-    let request = Request::get("/")
-        .header("host", "example.com")
-        .header("connection", "upgrade")
-        .header("upgrade", "websocket")
-        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-        .header("sec-websocket-version", "13")
-        .body(String::new())
-        .unwrap();
+    let request = support::websocket_request().body(String::new()).unwrap();
     let io = testing::send(app, request)
         .await
         .unwrap()

@@ -35,6 +35,17 @@ pub fn upgrade_request(token: &str) -> Request<String> {
         .unwrap()
 }
 
+/// An HTTP/1.1 WebSocket handshake request (RFC 6455 §4.1, the key of its
+/// example), to add headers to and build.
+pub fn websocket_request() -> http::request::Builder {
+    Request::get("/")
+        .header("host", "example.com")
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+}
+
 /// An inner service that answers every request with an empty 200.
 pub fn empty_inner<B>() -> impl tower::Service<
     Request<B>,
