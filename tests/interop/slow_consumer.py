@@ -34,7 +34,6 @@ Prints `ok <check>` or `FAIL <check>: reason`; exits 1 if any failed, 77 if
 `websockets` is missing (1 under CI=true).
 """
 import asyncio
-import base64
 import os
 import re
 import socket
@@ -156,26 +155,11 @@ async def publish_for(publisher, seconds, state, until=None):
 
 def slow_client():
     """A raw WebSocket on /topic with a small receive buffer, never read."""
-    host, port = ADDR.rsplit(":", 1)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     # An Ethernet-sized MSS: Linux sizes the server's send buffer from it,
     # about 4 MB with loopback's 64 KiB MSS and about 100 KB with this, as
     # for a client across a real network.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)
-    sock.settimeout(TIMEOUT)
-    sock.connect((host, int(port)))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(f"GET /topic HTTP/1.1\r\nHost: {ADDR}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1)
-        if not chunk:
-            raise ConnectionError(f"closed during the handshake after {head!r}")
-        head += chunk
-    if not head.startswith(b"HTTP/1.1 101"):
-        raise ConnectionError(f"not switched: {head.splitlines()[0]!r}")
+    options = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096), (socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)]
+    sock, _ = wsraw.handshake(ADDR, timeout=TIMEOUT, path="/topic", options=options)
     return sock
 
 

@@ -14,10 +14,16 @@ import time
 TCP_CLOSE_WAIT = 8  # include/net/tcp_states.h: the peer sent FIN
 
 
-def handshake(addr, extensions=None, timeout=5.0, path="/ws"):
-    """Opens ws://addr{path} on a blocking socket; returns (sock, response head)."""
+def handshake(addr, extensions=None, timeout=5.0, path="/ws", options=()):
+    """Opens ws://addr{path} on a blocking socket; returns (sock, response head).
+    `options`: (level, name, value) socket options set before the connect
+    (a receive buffer or an MSS only takes effect then)."""
     host, port = addr.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=timeout)
+    sock = socket.socket()
+    for level, name, value in options:
+        sock.setsockopt(level, name, value)
+    sock.settimeout(timeout)
+    sock.connect((host, int(port)))
     key = base64.b64encode(os.urandom(16)).decode()
     ext = f"Sec-WebSocket-Extensions: {extensions}\r\n" if extensions else ""
     sock.sendall(
